@@ -1,0 +1,62 @@
+"""``python -m llmrec model=sasrec dataset=synthetic``: compose the config, seed, run, report.
+
+User errors (missing files, impossible values) end the job with one line on stderr and exit code 2.
+In a multirun a failed job is recorded (``failed.json``) and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from llmrec.errors import LlmrecError
+from llmrec.io import write_json_atomic
+from llmrec.report import format_run_table
+
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+log = logging.getLogger("llmrec")
+
+
+def _user_error(error: Exception) -> str | None:
+    """The one-line message for an error the user can fix, else None (a bug: keep the traceback)."""
+    cause = error.__cause__ if isinstance(error, InstantiationException) else error
+    if isinstance(cause, LlmrecError):
+        return str(cause)
+    if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
+        return f"{cause}: remove that key from the config (config keys are constructor arguments)"
+    return None
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    from llmrec.train import run
+
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    try:
+        results = run(cfg, output_dir)
+    except (LlmrecError, InstantiationException) as error:
+        message = _user_error(error)
+        if message is None:
+            raise
+        log.error("%s", message)
+        print(f"error: {message}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            write_json_atomic(output_dir / "failed.json", {"status": "failed", "error": message})
+            return None
+        sys.exit(2)
+    print(format_run_table(results))
+    print(f"results: {output_dir / 'results.json'}")
+    return results["metrics"]["val"].get(str(cfg.eval.monitor).removeprefix("val/"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sequence data: readers, preprocessing, split, synthetic data and the Lightning data module."""

@@ -1,0 +1,98 @@
+"""On-disk cache of processed datasets, keyed by the hash of the input files and every setting.
+
+An entry is a folder ``<name>-<key>/`` holding ``data.npz`` (items, offsets) and ``meta.json`` (ids,
+item text, and the npz checksum). Entries are written to a temp folder and renamed into place, so a
+failed or killed preprocessing leaves nothing a later run would trust; a corrupted entry fails its
+checksum and is rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from llmrec.data.interactions import Interactions, SequenceData
+from llmrec.data.preprocess import build_sequence_data
+from llmrec.io import publish_dir_atomic, sha256_file, sha256_json, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+
+
+class Source(Protocol):
+    name: str
+
+    def input_files(self) -> list[Path]: ...
+
+    def read(self) -> Interactions: ...
+
+
+def cache_key(source: Source, k_core: int) -> str:
+    settings = {k: v for k, v in dataclasses.asdict(source).items() if k != "root"}  # type: ignore[call-overload]
+    files = {path.name: sha256_file(path) for path in source.input_files()}
+    return sha256_json(
+        {"format": CACHE_FORMAT, "source": type(source).__name__, "settings": settings, "files": files, "k": k_core}
+    )[:16]
+
+
+def _write_entry(data: SequenceData, directory: Path, key: str) -> None:
+    np.savez(directory / "data.npz", items=data.items, offsets=data.offsets)
+    meta = {
+        "key": key,
+        "checksum": sha256_file(directory / "data.npz"),
+        "user_ids": data.user_ids,
+        "item_ids": data.item_ids,
+        "item_fields": data.item_fields,
+    }
+    write_json_atomic(directory / "meta.json", meta, indent=None)
+
+
+def _read_entry(directory: Path) -> tuple[SequenceData, dict[str, Any]] | None:
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        if sha256_file(directory / "data.npz") != meta["checksum"]:
+            return None
+        with np.load(directory / "data.npz", allow_pickle=False) as arrays:
+            data = SequenceData(
+                items=arrays["items"],
+                offsets=arrays["offsets"],
+                user_ids=meta["user_ids"],
+                item_ids=meta["item_ids"],
+                item_fields=meta["item_fields"],
+            )
+    except (OSError, KeyError, ValueError, json.JSONDecodeError):
+        return None
+    return data, meta
+
+
+def load_sequence_data(source: Source, k_core: int, cache_dir: Path | None) -> tuple[SequenceData, str]:
+    """Processed data for ``source`` and its fingerprint; read from the cache or built and cached."""
+    key = cache_key(source, k_core)
+    fingerprint = f"{source.name}-{key}"
+    if cache_dir is None:
+        return build_sequence_data(source.read(), k_core, source.name), fingerprint
+    entry = cache_dir / fingerprint
+    if entry.is_dir():
+        cached = _read_entry(entry)
+        if cached is not None:
+            log.info("%s: read processed data from cache %s", source.name, entry)
+            return cached[0], fingerprint
+        log.warning("%s: cache entry %s is corrupted; rebuilding it", source.name, entry)
+        shutil.rmtree(entry, ignore_errors=True)
+    data = build_sequence_data(source.read(), k_core, source.name)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{fingerprint}."))
+    try:
+        _write_entry(data, tmp, key)
+        publish_dir_atomic(tmp, entry)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return data, fingerprint

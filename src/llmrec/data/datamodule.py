@@ -1,0 +1,102 @@
+"""The Lightning data module: training windows, validation and test rows, all as :class:`SeqBatch`.
+
+Datasets fetch a whole batch at once (``__getitems__``): a batch is one tensor index, with no per-sample
+Python in the hot loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from llmrec.data.batch import SeqBatch
+from llmrec.data.split import LeaveOneOut
+from llmrec.errors import ConfigError
+
+
+def _whole_batch(batch: SeqBatch) -> SeqBatch:
+    return batch
+
+
+class WindowDataset(Dataset):
+    def __init__(self, windows: np.ndarray) -> None:
+        self.windows = torch.from_numpy(windows)
+
+    def __len__(self) -> int:
+        return self.windows.shape[0]
+
+    def __getitems__(self, indices: list[int]) -> SeqBatch:
+        return SeqBatch(items=self.windows[torch.as_tensor(indices)])
+
+
+class EvalDataset(Dataset):
+    """Rows ending in the target, plus each user's history (padded per batch) for masking."""
+
+    def __init__(self, rows: np.ndarray, history: np.ndarray, offsets: np.ndarray, mask_history: bool) -> None:
+        self.rows = torch.from_numpy(rows)
+        self.history = torch.from_numpy(history)
+        self.offsets = torch.from_numpy(offsets)
+        self.mask_history = mask_history
+
+    def __len__(self) -> int:
+        return self.rows.shape[0]
+
+    def __getitems__(self, indices: list[int]) -> SeqBatch:
+        users = torch.as_tensor(indices)
+        if not self.mask_history:
+            return SeqBatch(items=self.rows[users], users=users)
+        starts, ends = self.offsets[users], self.offsets[users + 1]
+        lengths = ends - starts
+        width = max(int(lengths.max()), 1)
+        column = torch.arange(width)
+        index = starts[:, None] + column[None, :]  # (B, H)
+        valid = column[None, :] < lengths[:, None]
+        seen = torch.where(valid, self.history[index.clamp(max=len(self.history) - 1)], 0)
+        return SeqBatch(items=self.rows[users], seen=seen, users=users)
+
+
+class SequenceDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        split: LeaveOneOut,
+        max_len: int,
+        batch_size: int = 256,
+        eval_batch_size: int = 512,
+        mask_history: bool = True,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        for key, value in {"max_len": max_len, "batch_size": batch_size, "eval_batch_size": eval_batch_size}.items():
+            if value <= 0:
+                raise ConfigError(f"{key} must be a positive integer, got {value}")
+        self.split = split
+        self.max_len = max_len
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.mask_history = mask_history
+        self.num_workers = num_workers
+        windows, _ = split.train_windows(max_len)
+        self.train_set = WindowDataset(windows)
+        self.val_set = EvalDataset(*split.eval_rows("val", max_len), mask_history=mask_history)
+        self.test_set = EvalDataset(*split.eval_rows("test", max_len), mask_history=mask_history)
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=_whole_batch,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, self.eval_batch_size, shuffle=False)

@@ -1,0 +1,1 @@
+"""One reader per published raw format; each returns :class:`llmrec.data.interactions.Interactions`."""

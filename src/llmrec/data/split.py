@@ -1,0 +1,74 @@
+"""Leave-one-out split by time, and the fixed-size windows that models read.
+
+Per user (oldest first): the last item is the test target, the second to last the validation target,
+the rest the training part. Validation input = the training part; test input = training part +
+validation item, both truncated to the last ``max_len`` items. Training windows are cut from the
+training part only, so no validation or test position is ever a training input or target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmrec.data.interactions import SequenceData
+
+
+def gather_windows(items: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """(W, width) array whose row w holds ``items[max(starts[w], ends[w]-width) : ends[w]]``, left-padded
+    with 0. Vectorised: no Python loop over rows."""
+    index = ends[:, None] - width + np.arange(width)[None, :]  # (W, width)
+    valid = index >= starts[:, None]
+    return np.where(valid, items[np.clip(index, 0, None)], 0)
+
+
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Indices ``[s, s+1, ..., s+n-1]`` for every (s, n), concatenated."""
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + (np.arange(int(lengths.sum())) - first)
+
+
+@dataclass
+class LeaveOneOut:
+    data: SequenceData
+
+    @property
+    def num_items(self) -> int:
+        return self.data.num_items
+
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.data.offsets[:-1], self.data.offsets[1:]
+
+    def train_windows(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """Windows of ``max_len + 1`` items tiling each training part from its end, overlapping by one item,
+        so every training position is a target exactly once. Returns (windows, user of each window)."""
+        starts, ends = self._bounds()
+        train_end = ends - 2
+        # Number of windows per user: each covers max_len new targets; a part of n items has n-1 targets.
+        targets = train_end - starts - 1
+        counts = np.where(targets > 0, -(-targets // max_len), 0)
+        users = np.repeat(np.arange(len(starts)), counts)
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        step = np.arange(users.size) - first  # 0 for the window ending at the training part's end
+        window_ends = train_end[users] - step * max_len
+        windows = gather_windows(self.data.items, starts[users], window_ends, max_len + 1)
+        return windows, users
+
+    def eval_rows(self, stage: str, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For 'val' or 'test': (U, max_len+1) rows whose last column is the target, and the history
+        (items before the target) as (flat items, offsets) for masking."""
+        starts, ends = self._bounds()
+        target_end = ends - 1 if stage == "val" else ends  # exclusive end; target = items[target_end - 1]
+        rows = gather_windows(self.data.items, starts, target_end, max_len + 1)
+        history_len = target_end - 1 - starts
+        history_offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+        np.cumsum(history_len, out=history_offsets[1:])
+        history = self.data.items[concat_ranges(starts, history_len)]
+        return rows, history, history_offsets
+
+    def train_item_counts(self) -> np.ndarray:
+        """(N+1,) interaction count of each item in the training parts (index 0 = padding, always 0)."""
+        starts, ends = self._bounds()
+        lengths = np.maximum(ends - 2 - starts, 0)
+        return np.bincount(self.data.items[concat_ranges(starts, lengths)], minlength=self.num_items + 1)

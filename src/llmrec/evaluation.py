@@ -1,0 +1,58 @@
+"""Accumulates full-ranking results over evaluation batches and turns them into metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from llmrec.data.batch import SeqBatch
+from llmrec.errors import ConfigError
+from llmrec.metrics import beyond_accuracy, mask_scores, rank_metrics, target_ranks, top_k
+
+
+def check_cutoffs(ks: Sequence[int]) -> list[int]:
+    values = list(ks)
+    if not values or any(not isinstance(k, int) or isinstance(k, bool) or k <= 0 for k in values):
+        raise ConfigError(f"eval.ks must be a non-empty list of positive integers, got {values}; e.g. eval.ks=[5,10,20]")
+    return sorted(set(values))
+
+
+class RankingEvaluator:
+    """Ranks each target against the whole catalog; keeps per-user ranks and top-k lists on the CPU."""
+
+    def __init__(self, ks: Sequence[int], item_counts: Tensor, num_train_users: int) -> None:
+        self.ks = check_cutoffs(ks)
+        self.item_counts = item_counts
+        self.num_train_users = num_train_users
+        self.reset()
+
+    def reset(self) -> None:
+        self._users: list[Tensor] = []
+        self._ranks: list[Tensor] = []
+        self._lists: list[Tensor] = []
+
+    def update(self, scores: Tensor, batch: SeqBatch) -> None:
+        targets = batch.items[:, -1]
+        masked = mask_scores(scores, targets, batch.seen)  # (B, N+1)
+        self._ranks.append(target_ranks(masked, targets).cpu())
+        self._lists.append(top_k(masked, max(self.ks)).cpu())
+        users = batch.users if batch.users is not None else torch.full_like(targets, -1)
+        self._users.append(users.cpu())
+
+    def per_user(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(users, ranks, top-k lists) sorted by user, each user once (samplers may repeat users)."""
+        users = torch.cat(self._users)
+        order = torch.argsort(users, stable=True)
+        users, ranks, lists = users[order], torch.cat(self._ranks)[order], torch.cat(self._lists)[order]
+        first = torch.ones_like(users, dtype=torch.bool)
+        first[1:] = users[1:] != users[:-1]
+        first |= users < 0
+        return users[first], ranks[first], lists[first]
+
+    def compute(self) -> dict[str, float]:
+        _, ranks, lists = self.per_user()
+        metrics = {name: float(values.mean()) for name, values in rank_metrics(ranks, self.ks).items()}
+        metrics.update(beyond_accuracy(lists, self.ks, self.item_counts, self.num_train_users))
+        return metrics

@@ -1,0 +1,48 @@
+"""Atomic writes (temp file + rename) and content hashing: a killed process never leaves a half-written
+file that a later run would trust."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_json_atomic(path: Path, value: Any, indent: int | None = 2) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, indent=indent, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def publish_dir_atomic(tmp_dir: Path, final_dir: Path) -> None:
+    """Move a fully written temp folder into place; if another process won the race, keep theirs."""
+    try:
+        os.replace(tmp_dir, final_dir)
+    except OSError:
+        if not final_dir.is_dir():
+            raise
+        shutil.rmtree(tmp_dir, ignore_errors=True)

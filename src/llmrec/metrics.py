@@ -1,0 +1,86 @@
+"""Full-ranking metrics, pure functions over tensors (DESIGN.md section 4).
+
+Ranks are 0-based and pessimistic: rank = items scoring strictly higher + *other* items scoring equal,
+so a constant scorer gets no credit. Column 0 (padding) is never ranked; history items are masked when
+given, but never the target itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from llmrec.errors import LlmrecError
+
+
+class NonFiniteScoresError(LlmrecError):
+    """A model produced NaN scores; ranking them would give a meaningless number."""
+
+
+def mask_scores(scores: Tensor, targets: Tensor, seen: Tensor | None = None) -> Tensor:
+    """Copy of ``scores`` (B, N+1) with padding and seen items set to -inf; the target keeps its score."""
+    if torch.isnan(scores).any():
+        raise NonFiniteScoresError(
+            "the model produced NaN scores; evaluation refuses to rank them (check the learning rate, "
+            "or the model's inputs for an empty or all-padding sequence)"
+        )
+    masked = scores.float().clone()
+    rows = torch.arange(scores.shape[0], device=scores.device)
+    target_scores = masked[rows, targets]
+    if seen is not None:
+        masked.scatter_(1, seen, float("-inf"))
+    masked[:, 0] = float("-inf")
+    masked[rows, targets] = target_scores
+    return masked
+
+
+def target_ranks(masked: Tensor, targets: Tensor) -> Tensor:
+    """(B,) 0-based pessimistic rank of each target among the unmasked items of its row."""
+    rows = torch.arange(masked.shape[0], device=masked.device)
+    target_scores = masked[rows, targets].unsqueeze(1)
+    higher = (masked > target_scores).sum(dim=1)
+    ties = (masked == target_scores).sum(dim=1) - 1  # the target itself is not a tie
+    return higher + ties
+
+
+def top_k(masked: Tensor, k: int) -> Tensor:
+    """(B, k) item ids by descending score; -1 where fewer than k items are rankable."""
+    k = min(k, masked.shape[1])
+    values, items = torch.topk(masked, k, dim=1)
+    return torch.where(torch.isneginf(values), -1, items)
+
+
+def rank_metrics(ranks: Tensor, ks: Sequence[int]) -> dict[str, Tensor]:
+    """Per-user HR@k, NDCG@k and MRR@k from 0-based ranks (one relevant item per user)."""
+    ranks = ranks.double()
+    out: dict[str, Tensor] = {}
+    for k in ks:
+        hit = ranks < k
+        out[f"hr_{k}"] = hit.double()
+        out[f"ndcg_{k}"] = torch.where(hit, 1.0 / torch.log2(ranks + 2.0), 0.0)
+        out[f"mrr_{k}"] = torch.where(hit, 1.0 / (ranks + 1.0), 0.0)
+    return out
+
+
+def beyond_accuracy(lists: Tensor, ks: Sequence[int], item_counts: Tensor, num_train_users: int) -> dict[str, float]:
+    """Diversity and popularity of the top-k lists (U, K), -1 marking empty slots.
+
+    coverage_k: share of the catalog (items 1..N) recommended to at least one user.
+    novelty_k: mean self-information -log2(p(i)) of recommended items, p(i) = (train count + 1) / (users + 1).
+    arp_k: average recommendation popularity, the mean training count of recommended items.
+    """
+    num_items = item_counts.shape[0] - 1
+    counts = item_counts.double()
+    info = -torch.log2((counts + 1.0) / (num_train_users + 1.0))
+    out: dict[str, float] = {}
+    for k in ks:
+        top = lists[:, :k]
+        valid = top > 0
+        picked = top[valid]
+        out[f"coverage_{k}"] = float(picked.unique().numel() / num_items) if num_items else 0.0
+        out[f"novelty_{k}"] = float(info[picked].mean()) if picked.numel() else math.nan
+        out[f"arp_{k}"] = float(counts[picked].mean()) if picked.numel() else math.nan
+    return out

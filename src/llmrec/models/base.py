@@ -1,0 +1,103 @@
+"""The interface every model implements, and the evaluation every model shares.
+
+A model maps a left-padded sequence of item ids (B, L) to a score for every item (B, N+1), column 0
+being padding. It owns its training objective (``loss``); the framework, not the model, does ranking
+and metrics, so comparisons are fair.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from llmrec.data.batch import SeqBatch
+from llmrec.errors import ConfigError
+from llmrec.evaluation import RankingEvaluator
+
+
+class SequentialRecommender(pl.LightningModule, ABC):
+    requires_training: ClassVar[bool] = True
+
+    def __init__(self, num_items: int, max_len: int, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+        super().__init__()
+        if num_items <= 0:
+            raise ConfigError(f"num_items must be positive, got {num_items}")
+        if max_len <= 0:
+            raise ConfigError(f"max_len must be a positive integer, got {max_len}; set dataset.max_len=50 (say)")
+        if lr <= 0:
+            raise ConfigError(f"model.lr must be positive, got {lr}")
+        self.num_items = num_items
+        self.max_len = max_len
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.evaluator: RankingEvaluator | None = None
+        self.eval_seconds = 0.0
+        self._eval_start = 0.0
+
+    # --- what each model provides -------------------------------------------------------------
+    @abstractmethod
+    def forward(self, item_seq: Tensor) -> Tensor:  # (B, L) -> (B, N+1)
+        """Scores of every item (column 0 = padding) after each left-padded sequence."""
+
+    @abstractmethod
+    def loss(self, batch: SeqBatch) -> Tensor:
+        """The model's own training objective on a batch of training windows."""
+
+    def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
+        """Data-derived state a model may need before fitting (popularity counts, item text)."""
+
+    # --- shared training and evaluation -------------------------------------------------------
+    def training_step(self, batch: SeqBatch, batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch.items.shape[0])
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        params = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _evaluator(self) -> RankingEvaluator:
+        if self.evaluator is None:
+            raise RuntimeError("attach a RankingEvaluator (model.evaluator = ...) before validating or testing")
+        return self.evaluator
+
+    def _eval_step(self, batch: SeqBatch) -> None:
+        scores = self(batch.items[:, :-1])  # (B, N+1)
+        self._evaluator().update(scores, batch)
+
+    def _eval_start_hook(self) -> None:
+        self._evaluator().reset()
+        self._eval_start = time.perf_counter()
+
+    def _eval_end_hook(self, stage: str) -> None:
+        metrics = self._evaluator().compute()
+        self.eval_seconds = time.perf_counter() - self._eval_start
+        self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, sync_dist=False)
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_start_hook()
+
+    def validation_step(self, batch: SeqBatch, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end_hook("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_start_hook()
+
+    def test_step(self, batch: SeqBatch, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end_hook("test")
+
+    def parameter_counts(self) -> dict[str, int]:
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return {"total": total, "trainable": trainable}

@@ -1,0 +1,67 @@
+"""BERT4Rec: Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional Encoder
+Representations from Transformer", CIKM 2019.
+
+Departures from the paper:
+- The output layer is the item embedding table (tied) plus a bias, without the extra projection.
+- Besides random cloze masking, a share of windows (``last_item_prob``) masks only the last item, the
+  task seen at evaluation; every window has at least one masked position.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from llmrec.data.batch import SeqBatch
+from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.losses import FullSoftmaxCE
+from llmrec.models.layers.transformer import SequenceEncoder
+
+
+class BERT4Rec(SequentialRecommender):
+    def __init__(
+        self,
+        num_items: int,
+        max_len: int,
+        hidden: int = 64,
+        layers: int = 2,
+        heads: int = 2,
+        inner: int = 256,
+        dropout: float = 0.2,
+        attn_dropout: float = 0.2,
+        mask_prob: float = 0.2,
+        last_item_prob: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(num_items, max_len, lr, weight_decay)
+        if not 0.0 < mask_prob < 1.0:
+            raise ValueError(f"mask_prob must be in (0, 1), got {mask_prob}")
+        self.mask_token = num_items + 1
+        self.encoder = SequenceEncoder(
+            num_items + 2, max_len, hidden, layers, heads, inner, dropout, attn_dropout, causal=False
+        )
+        self.bias = nn.Parameter(torch.zeros(num_items + 1))
+        self.mask_prob = mask_prob
+        self.last_item_prob = last_item_prob
+        self.objective = FullSoftmaxCE()
+
+    def _item_table(self) -> Tensor:
+        return self.encoder.item_emb.weight[: self.num_items + 1]  # (N+1, D), without the mask token
+
+    def forward(self, item_seq: Tensor) -> Tensor:
+        mask = torch.full_like(item_seq[:, :1], self.mask_token)
+        h = self.encoder(torch.cat([item_seq[:, 1:], mask], dim=1))[:, -1]  # (B, D)
+        return h @ self._item_table().T + self.bias  # (B, N+1)
+
+    def loss(self, batch: SeqBatch) -> Tensor:
+        items = batch.items[:, 1:]  # (B, L)
+        real = items != 0
+        masked = (torch.rand(items.shape, device=items.device) < self.mask_prob) & real
+        last_only = torch.rand(items.shape[0], 1, device=items.device) < self.last_item_prob
+        last = torch.zeros_like(masked)
+        last[:, -1] = real[:, -1]
+        masked = torch.where(last_only | ~masked.any(dim=1, keepdim=True), last, masked)
+        inputs = torch.where(masked, self.mask_token, items)
+        h = self.encoder(inputs)  # (B, L, D)
+        return self.objective(h[masked], items[masked], self._item_table(), self.bias)

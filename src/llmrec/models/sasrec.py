@@ -1,0 +1,51 @@
+"""SASRec: Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018.
+
+Departures from the paper:
+- Full-softmax cross-entropy over the catalog is the default objective (``layers.losses.FullSoftmaxCE``);
+  the paper's binary cross-entropy with one sampled negative is ``layers.losses.SampledBCE``. Negatives
+  are sampled uniformly from the catalog, not excluding the user's history.
+- Post-norm blocks with GELU, as in RecBole's SASRec; padded keys are masked in attention.
+- Long training sequences are tiled into windows of ``max_len`` targets (every training position is a
+  target once) instead of keeping only the most recent ``max_len`` items.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from llmrec.data.batch import SeqBatch
+from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.losses import FullSoftmaxCE
+from llmrec.models.layers.transformer import SequenceEncoder
+
+
+class SASRec(SequentialRecommender):
+    def __init__(
+        self,
+        num_items: int,
+        max_len: int,
+        hidden: int = 64,
+        layers: int = 2,
+        heads: int = 2,
+        inner: int = 256,
+        dropout: float = 0.5,
+        attn_dropout: float = 0.5,
+        loss: nn.Module | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(num_items, max_len, lr, weight_decay)
+        self.encoder = SequenceEncoder(
+            num_items + 1, max_len, hidden, layers, heads, inner, dropout, attn_dropout, causal=True
+        )
+        self.objective = loss if loss is not None else FullSoftmaxCE()
+
+    def forward(self, item_seq: Tensor) -> Tensor:
+        h = self.encoder(item_seq)[:, -1]  # (B, D)
+        return h @ self.encoder.item_emb.weight.T  # (B, N+1)
+
+    def loss(self, batch: SeqBatch) -> Tensor:
+        inputs, targets = batch.items[:, :-1], batch.items[:, 1:]  # (B, L) each
+        h = self.encoder(inputs)  # (B, L, D)
+        train = inputs != 0  # a position predicts the next item once it has seen one
+        return self.objective(h[train], targets[train], self.encoder.item_emb.weight)

@@ -1,0 +1,140 @@
+"""Tables and a chart from one run or a multirun folder: ``python -m llmrec.report DIR``.
+
+Finds every ``results.json`` below DIR, groups runs by (model, dataset), and writes ``report.md``,
+``report.csv`` (mean ± std over seeds) and ``report.png`` (test metric bars with std error bars).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llmrec.errors import LlmrecError
+
+DEFAULT_METRICS = ("hr_10", "ndcg_10", "mrr_10", "hr_20", "ndcg_20", "coverage_10")
+
+
+def format_run_table(results: dict[str, Any]) -> str:
+    """A plain-text table of one run's validation and test metrics."""
+    test, val = results["metrics"]["test"], results["metrics"]["val"]
+    names = sorted(test, key=lambda n: (n.rsplit("_", 1)[0], int(n.rsplit("_", 1)[1])))
+    lines = [f"{results['model']} on {results['dataset']} (seed {results['seed']})", f"{'metric':<14}{'val':>10}{'test':>10}"]
+    lines += [f"{name:<14}{val.get(name, float('nan')):>10.4f}{test[name]:>10.4f}" for name in names]
+    return "\n".join(lines)
+
+
+def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(finished runs, failed jobs) found below ``directory``."""
+    if not directory.is_dir():
+        raise LlmrecError(f"{directory} is not a folder; give the output folder of a run or a multirun")
+    runs, failed = [], []
+    for path in sorted(directory.rglob("results.json")):
+        try:
+            runs.append(json.loads(path.read_text(encoding="utf-8")) | {"path": str(path.parent)})
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise LlmrecError(f"{path} is not valid JSON ({error}); delete it and re-run that job") from None
+    for path in sorted(directory.rglob("failed.json")):
+        failed.append(json.loads(path.read_text(encoding="utf-8")) | {"path": str(path.parent)})
+    if not runs and not failed:
+        raise LlmrecError(f"no results.json below {directory}; run `python -m llmrec` first, then report its folder")
+    return runs, failed
+
+
+def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per (model, dataset): mean and std over seeds of each test metric, plus fit time."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for result in runs:
+        groups[(result["model"], result["dataset"])].append(result)
+    rows = []
+    for (model, dataset), members in sorted(groups.items()):
+        row: dict[str, Any] = {"model": model, "dataset": dataset, "seeds": len(members)}
+        for name in (*metrics, "fit_seconds"):
+            values = [
+                r["timings"]["fit_seconds"] if name == "fit_seconds" else r["metrics"]["test"].get(name, float("nan"))
+                for r in members
+            ]
+            row[name] = statistics.fmean(values)
+            row[f"{name}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
+    best = {m: max((r[m] for r in rows), default=0.0) for m in metrics}
+    header = ["model", "dataset", "seeds", *[f"test/{m}" for m in metrics], "fit s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["model"], row["dataset"], str(row["seeds"])]
+        for m in metrics:
+            text = f"{row[m]:.4f} ± {row[f'{m}_std']:.4f}"
+            cells.append(f"**{text}**" if row[m] == best[m] else text)
+        cells.append(f"{row['fit_seconds']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['model']}\n{r['dataset']}" for r in rows]
+    shown = [m for m in metrics if not m.startswith("coverage")][:4]
+    width = 0.8 / max(len(shown), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) * max(len(shown), 1) * 0.6), 4.0))
+    for j, metric in enumerate(shown):
+        xs = [i + j * width for i in range(len(rows))]
+        ax.bar(xs, [r[metric] for r in rows], width, yerr=[r[f"{metric}_std"] for r in rows], capsize=3, label=metric)
+    ax.set_xticks([i + width * (len(shown) - 1) / 2 for i in range(len(rows))], labels, fontsize=8)
+    ax.set_ylabel("test metric (mean ± std over seeds)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(directory: Path, metrics: Sequence[str] = DEFAULT_METRICS) -> str:
+    runs, failed = collect(directory)
+    rows = summarize(runs, metrics)
+    markdown = to_markdown(rows, metrics) if rows else "No finished runs.\n"
+    if failed:
+        markdown += "\nFailed jobs:\n" + "".join(f"- {f['path']}: {f.get('error', '?')}\n" for f in failed)
+    (directory / "report.md").write_text(markdown, encoding="utf-8")
+    if rows:
+        write_csv(rows, directory / "report.csv")
+        plot(rows, metrics, directory / "report.png")
+    return markdown
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmrec.report", description=__doc__)
+    parser.add_argument("directory", type=Path, help="a run's or a multirun's output folder")
+    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="test metrics to tabulate")
+    args = parser.parse_args(argv)
+    try:
+        markdown = write_report(args.directory, args.metrics)
+    except LlmrecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(markdown)
+    print(f"wrote {args.directory / 'report.md'}, report.csv, report.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""One run: build data and model from the config, fit, select the best checkpoint on validation, test,
+and write ``results.json``. Everything here is callable without Hydra (tests compose a config and call
+:func:`run`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from llmrec.data.cache import load_sequence_data
+from llmrec.data.split import LeaveOneOut
+from llmrec.errors import ConfigError
+from llmrec.evaluation import RankingEvaluator, check_cutoffs
+from llmrec.models.base import SequentialRecommender
+from llmrec.results import code_version, write_results
+
+log = logging.getLogger(__name__)
+
+
+def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialRecommender:
+    """Instantiate ``cfg.model`` (its ``name`` is a label, not an argument) with the data's sizes."""
+    node = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "name"])
+    return instantiate(node, num_items=num_items, max_len=max_len)
+
+
+def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    return [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node is not None]
+
+
+def _loggers(cfg: DictConfig) -> list[Any]:
+    return [instantiate(node) for node in (cfg.get("logger") or {}).values() if node is not None]
+
+
+def _load_best(model: SequentialRecommender, trainer: pl.Trainer) -> str | None:
+    checkpoint = trainer.checkpoint_callback
+    path = getattr(checkpoint, "best_model_path", "") if checkpoint is not None else ""
+    if not path:
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    model.load_state_dict(state)
+    return path
+
+
+def _check_monitor(cfg: DictConfig, ks: list[int]) -> None:
+    monitor = str(cfg.eval.monitor)
+    name = monitor.split("/", 1)[-1]
+    if not monitor.startswith("val/") or int(name.rsplit("_", 1)[-1]) not in ks:
+        raise ConfigError(f"eval.monitor={monitor} is not a validation metric computed with eval.ks={ks}")
+
+
+def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
+    """Fit and evaluate one model on one dataset; returns (and writes) the results."""
+    started = time.perf_counter()
+    cfg.paths.output_dir = str(output_dir)
+    ks = check_cutoffs(list(cfg.eval.ks))
+    _check_monitor(cfg, ks)
+    source = instantiate(cfg.dataset.source)
+    cache_dir = Path(cfg.paths.cache_dir) / "datasets" if cfg.dataset.get("cache", True) else None
+    data, fingerprint = load_sequence_data(source, int(cfg.dataset.k_core), cache_dir)
+    split = LeaveOneOut(data)
+    max_len = int(cfg.dataset.max_len)
+    datamodule = instantiate(cfg.datamodule, _partial_=True)(split=split, max_len=max_len)  # objects pass as-is
+    model = build_model(cfg, data.num_items, max_len)
+    counts = torch.from_numpy(split.train_item_counts()).float()
+    model.bind_data(counts, data.item_text())
+    model.evaluator = RankingEvaluator(ks, counts, data.num_users)
+
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=_callbacks(cfg) if model.requires_training else [],
+        logger=_loggers(cfg) or False,
+        default_root_dir=str(output_dir),
+        enable_checkpointing=model.requires_training,
+    )
+    fit_start = time.perf_counter()
+    if model.requires_training:
+        trainer.fit(model, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - fit_start
+    best = _load_best(model, trainer) if model.requires_training else None
+
+    val_metrics = trainer.validate(model, datamodule=datamodule, verbose=False)[0]
+    val_seconds = model.eval_seconds
+    test_metrics = trainer.test(model, datamodule=datamodule, verbose=False)[0]
+    test_seconds = model.eval_seconds
+    users, ranks, _ = model.evaluator.per_user()
+
+    results = {
+        "status": "ok",
+        "model": str(cfg.model.get("name", cfg.model._target_.rsplit(".", 1)[-1])),
+        "dataset": str(cfg.dataset.name),
+        "seed": int(cfg.seed),
+        "metrics": {"val": _strip(val_metrics, "val/"), "test": _strip(test_metrics, "test/")},
+        "per_user": {"test": {"user": users.tolist(), "rank": ranks.tolist()}},
+        "timings": {
+            "fit_seconds": fit_seconds,
+            "epochs": trainer.current_epoch if model.requires_training else 0,
+            "val_seconds": val_seconds,
+            "test_seconds": test_seconds,
+            "test_users_per_second": len(users) / test_seconds if test_seconds > 0 else None,
+            "total_seconds": time.perf_counter() - started,
+        },
+        "parameters": model.parameter_counts(),
+        "data": {
+            "fingerprint": fingerprint,
+            "users": data.num_users,
+            "items": data.num_items,
+            "interactions": data.num_interactions,
+        },
+        "best_checkpoint": best,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "code_version": code_version(),
+    }
+    write_results(output_dir, results)
+    return results
+
+
+def _strip(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    return {key.removeprefix(prefix): float(value) for key, value in metrics.items() if key.startswith(prefix)}
