@@ -15,7 +15,9 @@ from llmrec.metrics import beyond_accuracy, mask_scores, rank_metrics, target_ra
 def check_cutoffs(ks: Sequence[int]) -> list[int]:
     values = list(ks)
     if not values or any(not isinstance(k, int) or isinstance(k, bool) or k <= 0 for k in values):
-        raise ConfigError(f"eval.ks must be a non-empty list of positive integers, got {values}; e.g. eval.ks=[5,10,20]")
+        raise ConfigError(
+            f"eval.ks must be a non-empty list of positive integers, got {values}; e.g. eval.ks=[5,10,20]"
+        )
     return sorted(set(values))
 
 

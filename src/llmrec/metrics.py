@@ -27,7 +27,8 @@ def mask_scores(scores: Tensor, targets: Tensor, seen: Tensor | None = None) -> 
             "the model produced NaN scores; evaluation refuses to rank them (check the learning rate, "
             "or the model's inputs for an empty or all-padding sequence)"
         )
-    masked = scores.float().clone()
+    # A model's own -inf becomes the lowest finite value, so masked items (-inf) never tie with it.
+    masked = torch.nan_to_num(scores.float(), neginf=torch.finfo(torch.float32).min)
     rows = torch.arange(scores.shape[0], device=scores.device)
     target_scores = masked[rows, targets]
     if seen is not None:
@@ -65,7 +66,9 @@ def rank_metrics(ranks: Tensor, ks: Sequence[int]) -> dict[str, Tensor]:
     return out
 
 
-def beyond_accuracy(lists: Tensor, ks: Sequence[int], item_counts: Tensor, num_train_users: int) -> dict[str, float]:
+def beyond_accuracy(
+    lists: Tensor, ks: Sequence[int], item_counts: Tensor, num_train_users: int
+) -> dict[str, float]:
     """Diversity and popularity of the top-k lists (U, K), -1 marking empty slots.
 
     coverage_k: share of the catalog (items 1..N) recommended to at least one user.

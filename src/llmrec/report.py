@@ -25,7 +25,10 @@ def format_run_table(results: dict[str, Any]) -> str:
     """A plain-text table of one run's validation and test metrics."""
     test, val = results["metrics"]["test"], results["metrics"]["val"]
     names = sorted(test, key=lambda n: (n.rsplit("_", 1)[0], int(n.rsplit("_", 1)[1])))
-    lines = [f"{results['model']} on {results['dataset']} (seed {results['seed']})", f"{'metric':<14}{'val':>10}{'test':>10}"]
+    lines = [
+        f"{results['model']} on {results['dataset']} (seed {results['seed']})",
+        f"{'metric':<14}{'val':>10}{'test':>10}",
+    ]
     lines += [f"{name:<14}{val.get(name, float('nan')):>10.4f}{test[name]:>10.4f}" for name in names]
     return "\n".join(lines)
 
@@ -43,7 +46,9 @@ def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     for path in sorted(directory.rglob("failed.json")):
         failed.append(json.loads(path.read_text(encoding="utf-8")) | {"path": str(path.parent)})
     if not runs and not failed:
-        raise LlmrecError(f"no results.json below {directory}; run `python -m llmrec` first, then report its folder")
+        raise LlmrecError(
+            f"no results.json below {directory}; run `python -m llmrec` first, then report its folder"
+        )
     return runs, failed
 
 
@@ -57,7 +62,9 @@ def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[s
         row: dict[str, Any] = {"model": model, "dataset": dataset, "seeds": len(members)}
         for name in (*metrics, "fit_seconds"):
             values = [
-                r["timings"]["fit_seconds"] if name == "fit_seconds" else r["metrics"]["test"].get(name, float("nan"))
+                r["timings"]["fit_seconds"]
+                if name == "fit_seconds"
+                else r["metrics"]["test"].get(name, float("nan"))
                 for r in members
             ]
             row[name] = statistics.fmean(values)
@@ -99,7 +106,14 @@ def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> None
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) * max(len(shown), 1) * 0.6), 4.0))
     for j, metric in enumerate(shown):
         xs = [i + j * width for i in range(len(rows))]
-        ax.bar(xs, [r[metric] for r in rows], width, yerr=[r[f"{metric}_std"] for r in rows], capsize=3, label=metric)
+        ax.bar(
+            xs,
+            [r[metric] for r in rows],
+            width,
+            yerr=[r[f"{metric}_std"] for r in rows],
+            capsize=3,
+            label=metric,
+        )
     ax.set_xticks([i + width * (len(shown) - 1) / 2 for i in range(len(rows))], labels, fontsize=8)
     ax.set_ylabel("test metric (mean ± std over seeds)")
     ax.legend()
@@ -124,7 +138,9 @@ def write_report(directory: Path, metrics: Sequence[str] = DEFAULT_METRICS) -> s
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmrec.report", description=__doc__)
     parser.add_argument("directory", type=Path, help="a run's or a multirun's output folder")
-    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="test metrics to tabulate")
+    parser.add_argument(
+        "--metrics", nargs="+", default=list(DEFAULT_METRICS), help="test metrics to tabulate"
+    )
     args = parser.parse_args(argv)
     try:
         markdown = write_report(args.directory, args.metrics)

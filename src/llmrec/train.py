@@ -66,7 +66,9 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     data, fingerprint = load_sequence_data(source, int(cfg.dataset.k_core), cache_dir)
     split = LeaveOneOut(data)
     max_len = int(cfg.dataset.max_len)
-    datamodule = instantiate(cfg.datamodule, _partial_=True)(split=split, max_len=max_len)  # objects pass as-is
+    datamodule = instantiate(cfg.datamodule, _partial_=True)(
+        split=split, max_len=max_len
+    )  # objects pass as-is
     model = build_model(cfg, data.num_items, max_len)
     counts = torch.from_numpy(split.train_item_counts()).float()
     model.bind_data(counts, data.item_text())
@@ -122,4 +124,6 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
 
 
 def _strip(metrics: dict[str, float], prefix: str) -> dict[str, float]:
-    return {key.removeprefix(prefix): float(value) for key, value in metrics.items() if key.startswith(prefix)}
+    return {
+        key.removeprefix(prefix): float(value) for key, value in metrics.items() if key.startswith(prefix)
+    }

@@ -39,7 +39,13 @@ def cache_key(source: Source, k_core: int) -> str:
     settings = {k: v for k, v in dataclasses.asdict(source).items() if k != "root"}  # type: ignore[call-overload]
     files = {path.name: sha256_file(path) for path in source.input_files()}
     return sha256_json(
-        {"format": CACHE_FORMAT, "source": type(source).__name__, "settings": settings, "files": files, "k": k_core}
+        {
+            "format": CACHE_FORMAT,
+            "source": type(source).__name__,
+            "settings": settings,
+            "files": files,
+            "k": k_core,
+        }
     )[:16]
 
 

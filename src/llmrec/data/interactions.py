@@ -34,7 +34,9 @@ class SequenceData:
     offsets: np.ndarray  # (U+1,) int64
     user_ids: list[str]  # original id of user u
     item_ids: list[str]  # original id of item i+1 (index 0 is item 1)
-    item_fields: dict[str, list[str]] = field(default_factory=dict)  # field -> text per item (index i = item i+1)
+    item_fields: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # field -> text per item (index i = item i+1)
 
     @property
     def num_users(self) -> int:

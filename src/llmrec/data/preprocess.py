@@ -67,11 +67,16 @@ def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset
     np.cumsum(user_len[kept_users], out=offsets[1:])
     item_ids = [item_names[c] for c in new_item[order]]
     fields = {
-        field: [values.get(original, "") for original in item_ids] for field, values in raw.item_fields.items()
+        field: [values.get(original, "") for original in item_ids]
+        for field, values in raw.item_fields.items()
     }
     log.info(
-        "%s: %d users, %d items, %d interactions after %d-core", name, len(kept_users), len(item_ids),
-        items.size, k_core,
+        "%s: %d users, %d items, %d interactions after %d-core",
+        name,
+        len(kept_users),
+        len(item_ids),
+        items.size,
+        k_core,
     )
     return SequenceData(
         items=items,

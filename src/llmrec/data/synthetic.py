@@ -17,7 +17,24 @@ import numpy as np
 from llmrec.data.interactions import Interactions
 from llmrec.errors import ConfigError
 
-_SYLLABLES = ["ka", "lo", "mi", "re", "su", "ta", "ne", "vo", "zi", "pa", "ru", "shi", "den", "mor", "bel", "qua"]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "re",
+    "su",
+    "ta",
+    "ne",
+    "vo",
+    "zi",
+    "pa",
+    "ru",
+    "shi",
+    "den",
+    "mor",
+    "bel",
+    "qua",
+]
 _GENERIC = ["classic", "mini", "deluxe", "travel", "pro", "daily", "premium", "compact", "set", "kit"]
 
 
@@ -47,7 +64,8 @@ class SyntheticSource:
                 raise ConfigError(f"dataset.source.{key} must be positive, got {getattr(self, key)}")
         if self.num_topics > self.num_items:
             raise ConfigError(
-                f"dataset.source.num_topics ({self.num_topics}) exceeds num_items ({self.num_items}); lower it"
+                f"dataset.source.num_topics ({self.num_topics}) exceeds num_items ({self.num_items}); "
+                "lower it"
             )
         if self.max_length < 3:
             raise ConfigError(f"dataset.source.max_length must be >= 3, got {self.max_length}")
@@ -67,7 +85,11 @@ class SyntheticSource:
         names = _words(rng, self.num_topics)
         titles = {
             f"i{i}": " ".join(
-                [str(rng.choice(_GENERIC)), *rng.choice(vocab[topic_of[i]], size=2, replace=False), f"no. {i}"]
+                [
+                    str(rng.choice(_GENERIC)),
+                    *rng.choice(vocab[topic_of[i]], size=2, replace=False),
+                    f"no. {i}",
+                ]
             )
             for i in range(self.num_items)
         }

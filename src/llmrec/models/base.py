@@ -28,7 +28,9 @@ class SequentialRecommender(pl.LightningModule, ABC):
         if num_items <= 0:
             raise ConfigError(f"num_items must be positive, got {num_items}")
         if max_len <= 0:
-            raise ConfigError(f"max_len must be a positive integer, got {max_len}; set dataset.max_len=50 (say)")
+            raise ConfigError(
+                f"max_len must be a positive integer, got {max_len}; set dataset.max_len=50 (say)"
+            )
         if lr <= 0:
             raise ConfigError(f"model.lr must be positive, got {lr}")
         self.num_items = num_items
@@ -63,7 +65,9 @@ class SequentialRecommender(pl.LightningModule, ABC):
 
     def _evaluator(self) -> RankingEvaluator:
         if self.evaluator is None:
-            raise RuntimeError("attach a RankingEvaluator (model.evaluator = ...) before validating or testing")
+            raise RuntimeError(
+                "attach a RankingEvaluator (model.evaluator = ...) before validating or testing"
+            )
         return self.evaluator
 
     def _eval_step(self, batch: SeqBatch) -> None:

@@ -51,7 +51,7 @@ class BERT4Rec(SequentialRecommender):
 
     def forward(self, item_seq: Tensor) -> Tensor:
         mask = torch.full_like(item_seq[:, :1], self.mask_token)
-        h = self.encoder(torch.cat([item_seq[:, 1:], mask], dim=1))[:, -1]  # (B, D)
+        h = self.encoder(torch.cat([item_seq, mask], dim=1))[:, -1]  # (B, D); keeps the last max_len
         return h @ self._item_table().T + self.bias  # (B, N+1)
 
     def loss(self, batch: SeqBatch) -> Tensor:

@@ -27,7 +27,9 @@ def read_ratings(path: Path) -> Interactions:
     for number, line in read_lines(path, encoding="latin-1"):
         parts = line.split("::")
         if len(parts) != 4 or not parts[3].isdigit():
-            raise DataError(f"{path}:{number}: expected 'UserID::MovieID::Rating::Timestamp', got {line[:60]!r}")
+            raise DataError(
+                f"{path}:{number}: expected 'UserID::MovieID::Rating::Timestamp', got {line[:60]!r}"
+            )
         rows.setdefault(parts[0], []).append((int(parts[3]), number, parts[1]))
     users = list(rows)
     sequences = [[item for _, _, item in sorted(rows[u])] for u in users]  # (timestamp, line): stable ties

@@ -11,7 +11,9 @@ from torch import Tensor, nn
 class FullSoftmaxCE(nn.Module):
     """Cross-entropy over the whole catalog (the strong default for SASRec, the BERT4Rec objective)."""
 
-    def forward(self, hidden: Tensor, targets: Tensor, item_emb: Tensor, bias: Tensor | None = None) -> Tensor:
+    def forward(
+        self, hidden: Tensor, targets: Tensor, item_emb: Tensor, bias: Tensor | None = None
+    ) -> Tensor:
         logits = hidden @ item_emb.T  # (M, N+1)
         if bias is not None:
             logits = logits + bias
@@ -29,16 +31,20 @@ class SampledBCE(nn.Module):
             raise ValueError(f"num_negatives must be positive, got {num_negatives}")
         self.num_negatives = num_negatives
 
-    def forward(self, hidden: Tensor, targets: Tensor, item_emb: Tensor, bias: Tensor | None = None) -> Tensor:
+    def forward(
+        self, hidden: Tensor, targets: Tensor, item_emb: Tensor, bias: Tensor | None = None
+    ) -> Tensor:
         num_items = item_emb.shape[0] - 1
         shape = (targets.shape[0], self.num_negatives)
         negatives = torch.randint(1, num_items + 1, shape, device=targets.device)
         clash = negatives == targets[:, None]
-        negatives = torch.where(clash, torch.randint(1, num_items + 1, shape, device=targets.device), negatives)
+        negatives = torch.where(
+            clash, torch.randint(1, num_items + 1, shape, device=targets.device), negatives
+        )
         pos = (hidden * item_emb[targets]).sum(-1)  # (M,)
         neg = torch.einsum("md,mkd->mk", hidden, item_emb[negatives])  # (M, K)
         if bias is not None:
             pos, neg = pos + bias[targets], neg + bias[negatives]
-        return F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + F.binary_cross_entropy_with_logits(
-            neg, torch.zeros_like(neg)
-        )
+        return F.binary_cross_entropy_with_logits(
+            pos, torch.ones_like(pos)
+        ) + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg))

@@ -33,8 +33,12 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, length, d = x.shape
-        q, k, v = self.qkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (B, H, L, d)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        q, k, v = (
+            self.qkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        )  # (B, H, L, d)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).reshape(b, length, d))
 
 
@@ -75,7 +79,9 @@ class SequenceEncoder(nn.Module):
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(hidden, heads, inner, dropout, attn_dropout) for _ in range(layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(hidden, heads, inner, dropout, attn_dropout) for _ in range(layers)
+        )
         self.causal = causal
         self.max_len = max_len
         self.apply(self._init)

@@ -1,0 +1,35 @@
+"""Shared test helpers: compose the real config tree without a Hydra app, tiny data on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose_config(overrides: list[str], tmp_path: Path | None = None) -> DictConfig:
+    """The app's config with ``overrides``; caches and outputs go under ``tmp_path`` when given."""
+    extra = (
+        [f"paths.cache_dir={tmp_path / 'cache'}", f"paths.log_dir={tmp_path / 'logs'}"] if tmp_path else []
+    )
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=[*overrides, *extra])
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., DictConfig]:
+    def factory(*overrides: str) -> DictConfig:
+        return compose_config(list(overrides), tmp_path)
+
+    return factory
+
+
+def write_sequences(path: Path, sequences: dict[str, list[int]]) -> Path:
+    """A processed ``Name.txt``: ``user item item ...`` a line."""
+    path.write_text("".join(f"{u} {' '.join(map(str, s))}\n" for u, s in sequences.items()), encoding="utf-8")
+    return path
