@@ -105,3 +105,11 @@ def load_sequence_data(source: Source, k_core: int, cache_dir: Path | None) -> t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return data, fingerprint
+
+
+def write_stats(entry: Path, stats: dict[str, Any]) -> None:
+    """Store ``stats`` in the manifest (``meta.json``) of cache entry ``entry``, keeping the rest."""
+    meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    if meta.get("stats") != stats:
+        meta["stats"] = stats
+        write_json_atomic(entry / "meta.json", meta, indent=None)

@@ -49,7 +49,8 @@ def _amazon(category: str) -> DownloadPlan:
             RemoteFile(f"{AMAZON_2014}/reviews_{category}_5.json.gz", f"reviews_{category}_5.json.gz"),
             RemoteFile(f"{AMAZON_2014}/meta_{category}.json.gz", f"meta_{category}.json.gz"),
         ),
-        "Amazon 2014 (J. McAuley, UCSD): research use only; cite McAuley et al. SIGIR 2015, He & McAuley WWW 2016.",
+        "Amazon 2014 (J. McAuley, UCSD): research use only; cite McAuley et al. SIGIR 2015 and "
+        "He & McAuley WWW 2016.",
     )
 
 
@@ -81,12 +82,14 @@ def plan_for(name: str) -> DownloadPlan:
             RemoteFile("https://www.yelp.com/dataset", "yelp_academic_dataset_business.json"),
         )
         note = (
-            "Yelp has no direct download: accept the terms at https://www.yelp.com/dataset, download the JSON "
-            "archive and extract the two files below (or use the processed Yelp.txt + yelp_item_categories.tsv)."
+            "Yelp has no direct download: accept the terms at https://www.yelp.com/dataset, download the "
+            "JSON archive and extract the two files below (or use the processed Yelp.txt + "
+            "yelp_item_categories.tsv)."
         )
         return DownloadPlan("yelp", files, note, manual=True)
     raise DataError(
-        f"no download for dataset '{name}'; known: beauty, sports, toys, amazon-<Category>, ml1m, ml100k, steam, yelp"
+        f"no download for dataset '{name}'; known: beauty, sports, toys, amazon-<Category>, ml1m, ml100k, "
+        "steam, yelp"
     )
 
 

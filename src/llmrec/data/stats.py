@@ -64,7 +64,7 @@ def format_stats(name: str, stats: dict[str, Any]) -> str:
         f"seq length     mean={length.get('mean', 0):.2f}  {percentiles}",
         f"read           {core['read_users']:,} users, {core['read_items']:,} items, "
         f"{core['read_interactions']:,} interactions; k-core removed {core['removed_interactions']:,} "
-        f"({'input already a fixed point' if core['fixed_point_on_input'] else 'input was not a fixed point'})",
+        f"({'input already a fixed point' if core['fixed_point_on_input'] else 'input not a fixed point'})",
         f"item text      {text['items_with_text']:,}/{stats['items']:,} items ({text['coverage']:.1%}); "
         f"without text: {text['items_without_text']:,} (marker {text['empty_marker']!r})",
         f"text fields    {fields}",

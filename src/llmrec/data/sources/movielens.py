@@ -122,7 +122,8 @@ def read_u_item(path: Path) -> dict[str, dict[str, str]]:
         parts = line.split("|")
         if len(parts) != 5 + len(GENRES_100K) or any(f not in ("0", "1") for f in parts[5:]):
             raise DataError(
-                f"{path}:{number}: expected 'id|title|release|video|url|<19 genre flags 0/1>', got {line[:60]!r}"
+                f"{path}:{number}: expected 'id|title|release|video|url|<19 genre flags 0/1>', "
+                f"got {line[:60]!r}"
             )
         titles[parts[0]] = parts[1].strip()
         genres[parts[0]] = ", ".join(g for g, flag in zip(GENRES_100K, parts[5:], strict=True) if flag == "1")

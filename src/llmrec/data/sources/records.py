@@ -35,7 +35,7 @@ def iter_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]
     number = 0
     try:
         with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):  # noqa: B007 - number is reported on error
+            for number, raw in enumerate(handle, start=1):  # number is reported on error
                 line = raw.decode(encoding).strip()
                 if line:
                     yield number, line
