@@ -88,6 +88,7 @@ class ProcessedSequences:
     attributes_file: str | None = None  # S3-Rec Name_item2attributes.json
     attributes_field: str = "attributes"  # field name for the attributes' text
     datamaps_file: str | None = None  # P5 datamaps.json: attribute names, and ids when original_ids
+    attribute_names: bool = False  # name attributes by datamaps id2attribute (aligned for Yelp only)
     original_ids: bool = False  # report original ids (ASINs, business ids) instead of 1..N
     text_template: str | None = None
     empty_text: str = "[no text]"
@@ -107,10 +108,9 @@ class ProcessedSequences:
             raw.item_fields = read_text_table(text_path, self.item_id_column, list(self.text_columns))
         maps_path = self._optional(self.datamaps_file)
         maps = read_datamaps(maps_path) if maps_path else {}
+        names = maps.get("id2attribute") if self.attribute_names else None
         if attributes := self._optional(self.attributes_file):
-            raw.item_fields[self.attributes_field] = read_item2attributes(
-                attributes, maps.get("id2attribute")
-            )
+            raw.item_fields[self.attributes_field] = read_item2attributes(attributes, names)
         if self.original_ids and maps_path is not None:
             rename(raw, maps.get("id2user", {}), maps["id2item"], maps_path)
         raw.text_template, raw.empty_text = self.text_template, self.empty_text
