@@ -150,12 +150,13 @@ def _unzip(archive: Path, root: Path) -> None:
 def fetch(
     plan: DownloadPlan,
     root: Path,
-    opener: Callable[..., Any] = urllib.request.urlopen,
+    opener: Callable[..., Any] | None = None,
     timeout: float = 20.0,
     progress: Progress | None = None,
 ) -> list[Path]:
-    """Download every file of ``plan`` not yet in ``root``; a DataError (with the manual steps) offline."""
-    root = Path(root)
+    """Download every file of ``plan`` not yet in ``root``; a DataError (with the manual steps) offline.
+    ``opener`` defaults to :func:`urllib.request.urlopen` (tests pass a fake one)."""
+    root, opener = Path(root), opener or urllib.request.urlopen
     missing = [f for f in plan.files if not (root / f.name).is_file()]
     if plan.manual:
         if missing:

@@ -2,7 +2,8 @@
 
 A template is a Python format string over field names, e.g. ``"{title} | {brand} | {categories}"``.
 Rule for missing text: a field without text renders as nothing *and so does the literal text just before
-it* (its separator or label), so ``"{title} | {brand}"`` gives ``"Tutu"`` rather than ``"Tutu | "``.
+it* (its separator or label) and, for the last field, the text after it; so ``"{title} | {brand}"``
+gives ``"Tutu"`` rather than ``"Tutu | "``, and ``"{title} ({genres})"`` gives ``"Heat"``.
 Leading separators left over are stripped. An item whose text is empty gets the explicit marker
 ``empty_text`` (counted in the dataset stats), never dropped.
 """
@@ -36,12 +37,14 @@ def template_fields(template: str) -> list[str]:
 def render(template: str, values: Mapping[str, str]) -> str:
     """Fill ``template`` from ``values``; an empty or absent field drops itself and the literal before it."""
     out: list[str] = []
+    previous_rendered = True  # a template without fields is its literal text
     for literal, name, _, _ in string.Formatter().parse(template):
-        if name is None:
-            if out:
+        if name is None:  # the text after the last field belongs to it: "({genres})"
+            if previous_rendered:
                 out.append(literal)
             continue
         text = (values.get(name) or "").strip()
+        previous_rendered = bool(text)
         if text:
             out.extend((literal, text))
     return "".join(out).strip(_STRIP).strip()
