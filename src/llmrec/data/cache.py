@@ -20,11 +20,13 @@ import numpy as np
 
 from llmrec.data.interactions import Interactions, SequenceData
 from llmrec.data.preprocess import build_sequence_data
+from llmrec.data.stats import dataset_stats
 from llmrec.io import publish_dir_atomic, sha256_file, sha256_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
+_NOT_KEYED = {"root", "download"}  # where the files are and whether to fetch them do not change the data
 
 
 class Source(Protocol):
@@ -36,7 +38,7 @@ class Source(Protocol):
 
 
 def cache_key(source: Source, k_core: int) -> str:
-    settings = {k: v for k, v in dataclasses.asdict(source).items() if k != "root"}  # type: ignore[call-overload]
+    settings = {k: v for k, v in dataclasses.asdict(source).items() if k not in _NOT_KEYED}  # type: ignore[call-overload]
     files = {path.name: sha256_file(path) for path in source.input_files()}
     return sha256_json(
         {
@@ -57,6 +59,10 @@ def _write_entry(data: SequenceData, directory: Path, key: str) -> None:
         "user_ids": data.user_ids,
         "item_ids": data.item_ids,
         "item_fields": data.item_fields,
+        "notes": data.notes,
+        "text_template": data.text_template,
+        "empty_text": data.empty_text,
+        "stats": dataset_stats(data),
     }
     write_json_atomic(directory / "meta.json", meta, indent=None)
 
@@ -73,6 +79,9 @@ def _read_entry(directory: Path) -> tuple[SequenceData, dict[str, Any]] | None:
                 user_ids=meta["user_ids"],
                 item_ids=meta["item_ids"],
                 item_fields=meta["item_fields"],
+                notes=meta.get("notes", {}),
+                text_template=meta.get("text_template"),
+                empty_text=meta.get("empty_text", ""),
             )
     except (OSError, KeyError, ValueError, json.JSONDecodeError):
         return None
@@ -102,3 +111,11 @@ def load_sequence_data(source: Source, k_core: int, cache_dir: Path | None) -> t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return data, fingerprint
+
+
+def write_stats(entry: Path, stats: dict[str, Any]) -> None:
+    """Store ``stats`` in the manifest (``meta.json``) of cache entry ``entry``, keeping the rest."""
+    meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    if meta.get("stats") != stats:
+        meta["stats"] = stats
+        write_json_atomic(entry / "meta.json", meta, indent=None)

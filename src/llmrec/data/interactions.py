@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from llmrec.data.item_text import render_all
+
 
 @dataclass
 class Interactions:
@@ -15,11 +17,16 @@ class Interactions:
     ``sequences[u]`` lists the original item ids user ``users[u]`` interacted with, oldest first
     (ties already broken by the reader's stable rule). ``item_fields`` maps a field name (title,
     genres, ...) to ``{original item id: text}``; items absent from a field have no text for it.
+    ``notes`` counts what the reader's documented rules did (duplicates dropped, ...); ``text_template``
+    and ``empty_text`` say how :meth:`SequenceData.item_text` builds an item's text.
     """
 
     users: list[str]
     sequences: list[list[str]]
     item_fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+    text_template: str | None = None
+    empty_text: str = ""
 
 
 @dataclass
@@ -34,9 +41,11 @@ class SequenceData:
     offsets: np.ndarray  # (U+1,) int64
     user_ids: list[str]  # original id of user u
     item_ids: list[str]  # original id of item i+1 (index 0 is item 1)
-    item_fields: dict[str, list[str]] = field(
-        default_factory=dict
-    )  # field -> text per item (index i = item i+1)
+    # field -> text per item (index i = item i+1)
+    item_fields: dict[str, list[str]] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)  # counts from the readers' rules and k-core
+    text_template: str | None = None  # e.g. "{title} | {brand}"; None joins every field
+    empty_text: str = ""  # marker for an item without any text
 
     @property
     def num_users(self) -> int:
@@ -56,13 +65,19 @@ class SequenceData:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    def item_text(self, fields: Sequence[str] | None = None, separator: str = " | ") -> list[str]:
-        """Text per item (index i = item i+1) joined from the given fields; "" where an item has none."""
-        names = list(self.item_fields) if fields is None else list(fields)
-        columns = [self.item_fields[name] for name in names if name in self.item_fields]
-        if not columns:
-            return ["" for _ in self.item_ids]
-        return [separator.join(text for text in parts if text) for parts in zip(*columns, strict=True)]
+    def item_text(
+        self, fields: Sequence[str] | None = None, separator: str = " | ", template: str | None = None
+    ) -> list[str]:
+        """Text per item (index i = item i+1): from ``template``, else the given ``fields`` joined, else
+        the dataset's ``text_template`` (all fields when None); ``empty_text`` where an item has none."""
+        if template is None and fields is not None:
+            columns = [self.item_fields[name] for name in fields if name in self.item_fields]
+            if not columns:
+                return [self.empty_text for _ in self.item_ids]
+            joined = (separator.join(text for text in parts if text) for parts in zip(*columns, strict=True))
+            return [text or self.empty_text for text in joined]
+        template = self.text_template if template is None else template
+        return render_all(self.item_fields, self.num_items, template, self.empty_text, separator)
 
 
 def flatten(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

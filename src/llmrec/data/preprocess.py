@@ -78,10 +78,15 @@ def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset
         items.size,
         k_core,
     )
+    notes = {**raw.notes, "read_users": len(raw.sequences), "read_items": len(item_names)}
+    notes["read_interactions"] = int(item.size)
     return SequenceData(
         items=items,
         offsets=offsets,
         user_ids=[raw.users[u] for u in kept_users],
         item_ids=item_ids,
         item_fields=fields,
+        notes=notes,
+        text_template=raw.text_template,
+        empty_text=raw.empty_text,
     )
