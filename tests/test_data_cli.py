@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_fixtures import amazon_raw, ml100k
 from llmrec.data.__main__ import main
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.download import DownloadPlan, RemoteFile, fetch, plan_for
@@ -22,6 +21,7 @@ from llmrec.data.item_text import render
 from llmrec.data.sources.amazon import Amazon2014
 from llmrec.data.sources.movielens import MovieLens100K
 from llmrec.errors import ConfigError, DataError
+from tests.data_fixtures import amazon_raw, ml100k
 
 
 def _offline(request: object, timeout: float = 0) -> object:

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_fixtures import amazon_raw, ml100k, review, write_gz
 from llmrec.data.preprocess import build_sequence_data, k_core_mask
 from llmrec.data.sources.amazon import Amazon2014, read_metadata
 from llmrec.data.sources.custom import CustomTable
@@ -19,6 +18,7 @@ from llmrec.data.sources.processed import ProcessedSequences
 from llmrec.data.sources.steam import Steam
 from llmrec.data.sources.yelp import Yelp
 from llmrec.errors import DataError
+from tests.data_fixtures import amazon_raw, ml100k, review, write_gz
 
 
 def test_amazon_reviews_time_order_ties_in_file_order_and_metadata(tmp_path: Path) -> None:
