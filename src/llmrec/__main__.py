@@ -13,7 +13,6 @@ from pathlib import Path
 import hydra
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
@@ -25,16 +24,6 @@ CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("llmrec")
 
 
-def _user_error(error: Exception) -> str | None:
-    """The one-line message for an error the user can fix, else None (a bug: keep the traceback)."""
-    cause = error.__cause__ if isinstance(error, InstantiationException) else error
-    if isinstance(cause, LlmrecError):
-        return str(cause)
-    if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
-        return f"{cause}: remove that key from the config (config keys are constructor arguments)"
-    return None
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
     from llmrec.train import run
@@ -43,10 +32,8 @@ def main(cfg: DictConfig) -> float | None:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     try:
         results = run(cfg, output_dir)
-    except (LlmrecError, InstantiationException) as error:
-        message = _user_error(error)
-        if message is None:
-            raise
+    except LlmrecError as error:
+        message = str(error)
         log.error("%s", message)
         print(f"error: {message}", file=sys.stderr)
         if HydraConfig.get().mode == RunMode.MULTIRUN:

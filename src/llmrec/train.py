@@ -11,9 +11,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from llmrec.config import build
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
@@ -25,17 +25,20 @@ log = logging.getLogger(__name__)
 
 
 def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialRecommender:
-    """Instantiate ``cfg.model`` (its ``name`` is a label, not an argument) with the data's sizes."""
-    node = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "name"])
-    return instantiate(node, num_items=num_items, max_len=max_len)
+    """Instantiate ``cfg.model`` (its ``name`` is a label, not an argument) with the data's sizes.
+    Interpolations are resolved against the whole config first (``${encoder.dim}`` and the like)."""
+    node = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(node, dict)
+    node.pop("name", None)
+    return build(node, num_items=num_items, max_len=max_len)
 
 
 def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
-    return [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node is not None]
+    return [build(node) for node in (cfg.get("callbacks") or {}).values() if node is not None]
 
 
 def _loggers(cfg: DictConfig) -> list[Any]:
-    return [instantiate(node) for node in (cfg.get("logger") or {}).values() if node is not None]
+    return [build(node) for node in (cfg.get("logger") or {}).values() if node is not None]
 
 
 def _load_best(model: SequentialRecommender, trainer: pl.Trainer) -> str | None:
@@ -61,20 +64,19 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     cfg.paths.output_dir = str(output_dir)
     ks = check_cutoffs(list(cfg.eval.ks))
     _check_monitor(cfg, ks)
-    source = instantiate(cfg.dataset.source)
+    source = build(cfg.dataset.source)
     cache_dir = Path(cfg.paths.cache_dir) / "datasets" if cfg.dataset.get("cache", True) else None
     data, fingerprint = load_sequence_data(source, int(cfg.dataset.k_core), cache_dir)
     split = LeaveOneOut(data)
     max_len = int(cfg.dataset.max_len)
-    datamodule = instantiate(cfg.datamodule, _partial_=True)(
-        split=split, max_len=max_len
-    )  # objects pass as-is
+    # A partial, so the split object passes as-is (instantiate would turn a dataclass into a config).
+    datamodule = build(cfg.datamodule, _partial_=True)(split=split, max_len=max_len)
     model = build_model(cfg, data.num_items, max_len)
     counts = torch.from_numpy(split.train_item_counts()).float()
     model.bind_data(counts, data.item_text())
     model.evaluator = RankingEvaluator(ks, counts, data.num_users)
 
-    trainer: pl.Trainer = instantiate(
+    trainer: pl.Trainer = build(
         cfg.trainer,
         callbacks=_callbacks(cfg) if model.requires_training else [],
         logger=_loggers(cfg) or False,
