@@ -1,0 +1,44 @@
+# llmrec: `make run` trains and compares the baselines on the synthetic default; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DATA ?= ../shared/data
+
+.PHONY: help setup run test test-slow lint format bench-accuracy clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: on CPU machines this takes the local CPU wheel, so nothing pulls CUDA builds
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install llmrec with its dependencies (torch first)
+
+run: setup ## train + compare popularity, SASRec, BERT4Rec on the synthetic dataset (CPU, ~2 min)
+	$(BIN)/python -m llmrec -m experiment=baselines hydra.sweep.dir=outputs/default_run
+
+test: setup ## run the fast test suite
+	$(BIN)/python -m pytest
+
+test-slow: setup ## run the slow tests too
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+lint: setup ## ruff lint and format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: setup ## ruff fix and format
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+bench-accuracy: setup ## SASRec/BERT4Rec accuracy on real data in $(DATA) (long: see experiments/001_baselines_real)
+	$(BIN)/python benchmarks/accuracy_baselines.py --data-root $(DATA) --run beauty:sasrec --run ml1m:sasrec --run ml1m:bert4rec
+
+clean: ## remove outputs and caches (not the venv)
+	rm -rf outputs multirun .cache .pytest_cache .ruff_cache
