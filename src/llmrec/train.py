@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialRecommender:
     """Instantiate ``cfg.model`` (its ``name`` is a label, not an argument) with the data's sizes."""
-    node = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "name"])
+    resolved = OmegaConf.to_container(cfg.model, resolve=True)  # interpolations (${encoder}) need the root
+    node = OmegaConf.create({k: v for k, v in resolved.items() if k != "name"})
     return instantiate(node, num_items=num_items, max_len=max_len)
 
 
