@@ -192,3 +192,32 @@ class HFMeanPoolEncoder:
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
             chunks.append(pooled.cpu().numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+class HashingEncoder:
+    """Model-free lexical baseline: hashed bag of lower-case words (signed feature hashing), unit norm.
+
+    Fast, deterministic and offline: for tests and smoke runs, and as a "no LLM" control for the
+    LLM-embedding models.
+    """
+
+    def __init__(self, dim: int = 256, normalize: bool = True) -> None:
+        if dim <= 0:
+            raise ConfigError(f"encoder.dim must be a positive integer, got {dim}")
+        self.dim = dim
+        self.normalize = normalize
+
+    def identity(self) -> dict[str, Any]:
+        return {"type": "hashing", "name": "blake2b-words", "revision": "1", "dim": self.dim}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import hashlib
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)  # (T, dim)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[row, digest % self.dim] += 1.0 if (digest >> 32) & 1 else -1.0
+        if self.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
