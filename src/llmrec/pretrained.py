@@ -1,6 +1,6 @@
 """Where pretrained weights come from: a local folder or a hub id, with one clear error when neither works.
 
-A source that looks like a path (absolute, ``./``, ``../``, ``~``) must exist; anything else that is not
+A source that looks like a path (absolute, ``./``, ``../``, ``~``, or two or more ``/``) must exist; anything else that is not
 an existing folder is treated as a hub id, which only works where the hub (or its local cache) is
 reachable. No code here downloads on its own: the loaders of transformers / sentence-transformers do,
 and only for hub ids.
@@ -15,7 +15,12 @@ from llmrec.errors import ConfigError
 
 
 def looks_like_path(source: str) -> bool:
-    return source.startswith(("/", "./", "../", "~")) or Path(source).expanduser().exists()
+    """Absolute, ``./``, ``../``, ``~``, an existing path, or more than one ``/`` (hub ids are ``org/name``)."""
+    return (
+        source.startswith(("/", "./", "../", "~"))
+        or source.count("/") >= 2
+        or Path(source).expanduser().exists()
+    )
 
 
 def resolve_source(source: str, what: str, key: str) -> str:
@@ -24,13 +29,13 @@ def resolve_source(source: str, what: str, key: str) -> str:
         raise ConfigError(f"{key} is empty: give a local folder with the {what} weights or a hub id")
     if not looks_like_path(source):
         return source
-    path = Path(source).expanduser()
+    path = Path(source).expanduser().resolve()
     if not path.is_dir():
         raise ConfigError(
-            f"{what} weights not found at {path}: put the model folder (config.json, weights, tokenizer files) "
+            f"{what} weights not found at {path} ({key}={source}): put the model folder (config.json, weights, tokenizer files) "
             f"there, or set {key}=<folder or hub id>"
         )
-    return str(path.resolve())
+    return str(path)
 
 
 def source_revision(source: str, revision: str | None = None) -> str:
