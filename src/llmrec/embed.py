@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.utils import instantiate
 from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from llmrec.errors import LlmrecError
@@ -33,9 +33,17 @@ def embed_dataset(cfg: DictConfig, template: str = "{text}") -> dict[str, Any]:
     cache_root = Path(cfg.paths.cache_dir)
     data, fingerprint = load_sequence_data(source, int(cfg.dataset.k_core), cache_root / "datasets")
     started = time.perf_counter()
-    vectors, entry = cached_embeddings(instantiate(cfg.encoder), data.item_text(), cache_root / "embeddings", template)
+    vectors, entry = cached_embeddings(
+        instantiate(cfg.encoder), data.item_text(), cache_root / "embeddings", template
+    )
     seconds = time.perf_counter() - started
-    return {"dataset": fingerprint, "items": vectors.shape[0], "dim": vectors.shape[1], "entry": entry, "s": seconds}
+    return {
+        "dataset": fingerprint,
+        "items": vectors.shape[0],
+        "dim": vectors.shape[1],
+        "entry": entry,
+        "s": seconds,
+    }
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
@@ -50,7 +58,8 @@ def main(cfg: DictConfig) -> None:
             raise
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
-    print(f"{info['dataset']}: {info['items']} items x {info['dim']} dims in {info['s']:.2f} s -> {info['entry']}")
+    shape = f"{info['items']} items x {info['dim']} dims"
+    print(f"{info['dataset']}: {shape} in {info['s']:.2f} s -> {info['entry']}")
 
 
 if __name__ == "__main__":

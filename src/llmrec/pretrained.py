@@ -1,9 +1,9 @@
 """Where pretrained weights come from: a local folder or a hub id, with one clear error when neither works.
 
-A source that looks like a path (absolute, ``./``, ``../``, ``~``, or two or more ``/``) must exist; anything else that is not
-an existing folder is treated as a hub id, which only works where the hub (or its local cache) is
-reachable. No code here downloads on its own: the loaders of transformers / sentence-transformers do,
-and only for hub ids.
+A source that looks like a path (absolute, ``./``, ``../``, ``~``, or two or more ``/``) must exist;
+anything else that is not an existing folder is treated as a hub id, which only works where the hub (or
+its local cache) is reachable. No code here downloads on its own: the loaders of transformers and
+sentence-transformers do, and only for hub ids.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from llmrec.errors import ConfigError
 
 
 def looks_like_path(source: str) -> bool:
-    """Absolute, ``./``, ``../``, ``~``, an existing path, or more than one ``/`` (hub ids are ``org/name``)."""
+    """Absolute, ``./``, ``../``, ``~``, existing, or with two or more ``/`` (hub ids are ``org/name``)."""
     return (
         source.startswith(("/", "./", "../", "~"))
         or source.count("/") >= 2
@@ -24,7 +24,7 @@ def looks_like_path(source: str) -> bool:
 
 
 def resolve_source(source: str, what: str, key: str) -> str:
-    """The local folder (expanded) or the hub id; a missing local folder is a ConfigError saying how to fix."""
+    """The local folder (resolved) or the hub id; a missing local folder is one ConfigError saying the fix."""
     if not source:
         raise ConfigError(f"{key} is empty: give a local folder with the {what} weights or a hub id")
     if not looks_like_path(source):
@@ -32,8 +32,8 @@ def resolve_source(source: str, what: str, key: str) -> str:
     path = Path(source).expanduser().resolve()
     if not path.is_dir():
         raise ConfigError(
-            f"{what} weights not found at {path} ({key}={source}): put the model folder (config.json, weights, tokenizer files) "
-            f"there, or set {key}=<folder or hub id>"
+            f"{what} weights not found at {path} ({key}={source}): put the model folder (config.json, "
+            f"weights, tokenizer files) there, or set {key}=<folder or hub id>"
         )
     return str(path)
 
@@ -51,6 +51,6 @@ def source_revision(source: str, revision: str | None = None) -> str:
 def hub_error(source: str, key: str, error: Exception) -> ConfigError:
     """The one error for a hub id that could not be loaded (offline, typo, gated model)."""
     return ConfigError(
-        f"could not load '{source}' ({type(error).__name__}: {error}); this run is offline-first: download the "
-        f"model once into a folder and set {key}=/path/to/that/folder"
+        f"could not load '{source}' ({type(error).__name__}: {error}); this run is offline-first: download "
+        f"the model once into a folder and set {key}=/path/to/that/folder"
     )

@@ -87,7 +87,11 @@ def _encode(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
 
 
 def cached_embeddings(
-    encoder: TextEncoder, texts: list[str], cache_dir: Path | None, template: str = "{text}", label: str = "items"
+    encoder: TextEncoder,
+    texts: list[str],
+    cache_dir: Path | None,
+    template: str = "{text}",
+    label: str = "items",
 ) -> tuple[np.ndarray, Path | None]:
     """(N, D) float32 embeddings of ``template`` applied to ``texts``, read from or written to the cache."""
     full = apply_template(list(texts), template)
@@ -112,7 +116,11 @@ class ItemEmbeddings:
     """Config object handed to models: ``item_embeddings(texts) -> (N, D)``, through the cache."""
 
     def __init__(
-        self, encoder: TextEncoder, cache_dir: str | None = None, template: str = "{text}", label: str = "items"
+        self,
+        encoder: TextEncoder,
+        cache_dir: str | None = None,
+        template: str = "{text}",
+        label: str = "items",
     ) -> None:
         apply_template([], template)  # validates the template now, not after the data is loaded
         self.encoder = encoder

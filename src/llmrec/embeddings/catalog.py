@@ -93,7 +93,11 @@ class CatalogMapper:
         found = self._neighbours(self.encode(unknown), depth) if unknown else np.zeros((0, 0), np.int64)
         misses = dict(zip(unknown, found, strict=True))
         lists = [self._map_row(row, misses, k) for row in rows]
-        anchors = np.stack([self.vectors[(lst[0] if lst else 1) - 1] for lst in lists]) if lists else self.vectors[:0]
+        anchors = (
+            np.stack([self.vectors[(lst[0] if lst else 1) - 1] for lst in lists])
+            if lists
+            else self.vectors[:0]
+        )
         fill = self._neighbours(anchors, k + depth)  # (B, depth) neighbours of each list's first item
         out = np.zeros((len(rows), k), dtype=np.int64)
         for b, chosen in enumerate(lists):

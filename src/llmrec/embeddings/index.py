@@ -80,6 +80,8 @@ class TorchIndex:
         q = torch.from_numpy(_as_matrix(queries)).to(self._vectors.device)  # (Q, D)
         scores = q @ self._vectors.T  # (Q, N)
         if self.metric == "l2":
-            scores = 2 * scores - (q * q).sum(1, keepdim=True) - (self._vectors**2).sum(1)[None, :]  # -|q-x|^2
+            scores = (
+                2 * scores - (q * q).sum(1, keepdim=True) - (self._vectors**2).sum(1)[None, :]
+            )  # -|q-x|^2
         top = torch.topk(scores, min(k, self._vectors.shape[0]), dim=1)
         return top.values.cpu().numpy(), top.indices.cpu().numpy().astype(np.int64)

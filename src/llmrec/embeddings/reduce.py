@@ -36,7 +36,9 @@ def pca(x: np.ndarray, dim: int) -> np.ndarray:
     centred = data - data.mean(0, keepdim=True)  # (N, D)
     _, _, vh = torch.linalg.svd(centred, full_matrices=False)  # vh: (min(N, D), D)
     if vh.shape[0] < dim:
-        log.warning("PCA: only %d components from %d items; %d columns left at zero", vh.shape[0], len(x), dim)
+        log.warning(
+            "PCA: only %d components from %d items; %d columns left at zero", vh.shape[0], len(x), dim
+        )
     axes = vh[:dim]
     # sign convention: the largest loading of each axis is positive, so results are deterministic
     signs = torch.sign(axes.gather(1, axes.abs().argmax(1, keepdim=True)))  # (k, 1)

@@ -69,13 +69,23 @@ class LLMSeqPrompt(SequentialRecommender):
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         if not 1 <= num_return_sequences <= num_beams:
-            raise ConfigError(f"need 1 <= num_return_sequences ({num_return_sequences}) <= num_beams ({num_beams})")
-        for key, value in {"top_k": top_k, "max_history": max_history, "max_new_tokens": max_new_tokens}.items():
+            raise ConfigError(
+                f"need 1 <= num_return_sequences ({num_return_sequences}) <= num_beams ({num_beams})"
+            )
+        for key, value in {
+            "top_k": top_k,
+            "max_history": max_history,
+            "max_new_tokens": max_new_tokens,
+        }.items():
             if value <= 0:
                 raise ConfigError(f"model.{key} must be a positive integer, got {value}")
         self.spec, self.embeddings, self.index = llm, embeddings, index
         self.num_beams, self.num_return_sequences, self.top_k = num_beams, num_return_sequences, top_k
-        self.max_history, self.max_prompt_tokens, self.max_new_tokens = max_history, max_prompt_tokens, max_new_tokens
+        self.max_history, self.max_prompt_tokens, self.max_new_tokens = (
+            max_history,
+            max_prompt_tokens,
+            max_new_tokens,
+        )
         self.separator, self.prompt_end = separator, prompt_end
         self.lm: Any = None
         self.titles: list[str] = []
@@ -85,7 +95,9 @@ class LLMSeqPrompt(SequentialRecommender):
     # --- setup ------------------------------------------------------------------------------
     def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
         self.titles = list(item_text)
-        self.tokenizer = HFTokenizer(self.spec.tokenizer()) if self.spec.pretrained else WordTokenizer(self.titles)
+        self.tokenizer = (
+            HFTokenizer(self.spec.tokenizer()) if self.spec.pretrained else WordTokenizer(self.titles)
+        )
         vectors = self.embeddings(self.titles)  # (N, D)
         self.mapper = CatalogMapper(self.titles, vectors, self.embeddings.encode_queries, self.index)
 
@@ -153,7 +165,9 @@ class LLMSeqPrompt(SequentialRecommender):
         if self.mapper is None or self.lm is None:
             raise RuntimeError("call bind_data(...) and configure_model() before scoring")
         top = torch.from_numpy(self.mapper.map(self.generate_titles(item_seq), self.top_k))  # (B, k)
-        scores = torch.full((item_seq.shape[0], self.num_items + 1), LOW_SCORE, device=self.device)  # (B, N+1)
+        scores = torch.full(
+            (item_seq.shape[0], self.num_items + 1), LOW_SCORE, device=self.device
+        )  # (B, N+1)
         ranks = torch.arange(top.shape[1], 0, -1, dtype=scores.dtype, device=self.device)  # k, k-1, ..., 1
         scores.scatter_(1, top.to(self.device), ranks.expand(top.shape[0], -1).contiguous())
         scores[:, 0] = float("-inf")

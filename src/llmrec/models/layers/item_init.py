@@ -52,5 +52,7 @@ def load_item_table(weight: Tensor, table: Tensor) -> None:
     """Copy ``table`` (N, D) into rows 1..N of an embedding ``weight`` (padding row 0 stays zero)."""
     rows, dim = table.shape
     if dim != weight.shape[1] or rows > weight.shape[0] - 1:
-        raise DataError(f"item init of shape {tuple(table.shape)} does not fit the item table {tuple(weight.shape)}")
+        raise DataError(
+            f"item init of shape {tuple(table.shape)} does not fit the item table {tuple(weight.shape)}"
+        )
     weight[1 : rows + 1] = table.to(weight)

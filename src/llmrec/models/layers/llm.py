@@ -53,7 +53,11 @@ class LoraSpec:
 
 def module_names(model: nn.Module) -> set[str]:
     """Leaf names of the Linear-like modules of ``model`` (what LoRA can target)."""
-    return {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if hasattr(module, "weight") and name}
+    return {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if hasattr(module, "weight") and name
+    }
 
 
 def apply_lora(model: nn.Module, spec: LoraSpec) -> nn.Module:
@@ -84,13 +88,23 @@ def freeze(model: nn.Module) -> nn.Module:
     return model
 
 
+def enable_checkpointing(model: Any) -> None:
+    """Activation (gradient) checkpointing, non-reentrant so a frozen base still passes gradients to LoRA."""
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x name
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def _model_class(path: str) -> Any:
     from hydra.utils import get_class
 
     try:
         return get_class(path)
     except Exception as error:  # hydra raises ImportError or ValueError
-        raise ConfigError(f"llm.model_class={path} is not an importable class (e.g. transformers.AutoModel)") from error
+        raise ConfigError(
+            f"llm.model_class={path} is not an importable class (e.g. transformers.AutoModel)"
+        ) from error
 
 
 class LLMSpec:
@@ -110,7 +124,9 @@ class LLMSpec:
         revision: str | None = None,
     ) -> None:
         if (source is None) == (config is None):
-            raise ConfigError("set exactly one of llm.source (weights: folder or hub id) and llm.config (random)")
+            raise ConfigError(
+                "set exactly one of llm.source (weights: folder or hub id) and llm.config (random)"
+            )
         if dtype not in DTYPES:
             raise ConfigError(f"llm.dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
         self.source = resolve_source(source, "LLM", "llm.source") if source is not None else None
@@ -132,7 +148,10 @@ class LLMSpec:
         options = {"trust_remote_code": self.trust_remote_code, "revision": self.revision}
         try:
             return cls.from_pretrained(
-                self.source, dtype=DTYPES[self.dtype], local_files_only=looks_like_path(self.source), **options
+                self.source,
+                dtype=DTYPES[self.dtype],
+                local_files_only=looks_like_path(self.source),
+                **options,
             )
         except OSError as error:
             raise hub_error(self.source, "llm.source", error) from error
@@ -146,7 +165,7 @@ class LLMSpec:
         if self.freeze:
             freeze(model)
         if self.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable_checkpointing(model)
         if self.lora is not None:
             model = apply_lora(model, self.lora)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
