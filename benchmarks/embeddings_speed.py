@@ -77,12 +77,15 @@ def llmseqsim_rows(args: argparse.Namespace, cache: Path) -> list[tuple[str, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("--dataset", default="beauty")
     parser.add_argument("--root", default=None, help="dataset folder (dataset.root)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="default: a fresh temporary folder")
     every = [f"{a}-{s}" for a in AGGREGATIONS for s in SIMILARITIES]
-    parser.add_argument("--variants", nargs="+", default=every, help="aggregation-similarity, e.g. linear-cosine")
+    parser.add_argument(
+        "--variants", nargs="+", default=every, help="e.g. linear-cosine (aggregation-similarity)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:

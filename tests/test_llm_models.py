@@ -118,8 +118,6 @@ def test_scores_loss_and_gradients(tmp_path: Path, name: str) -> None:
     loss = model.loss(_batch())
     assert torch.isfinite(loss)
     loss.backward()
-    for pname, p in model.named_parameters():
-        assert (p.grad is not None) == p.requires_grad or p.grad is None, pname
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
     assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
 
@@ -183,3 +181,12 @@ def test_run_end_to_end(tmp_path: Path, name: str) -> None:
         assert 0.0 <= test["exact_match_share"] <= 1.0 and "hallucination_share" in test
     if name != "llmseqsim":
         assert results["parameters"]["trainable"] > 0
+
+
+def test_embed_entry_builds_then_reads_the_cache(tmp_path: Path) -> None:
+    from llmrec.embed import embed_dataset
+
+    cfg = _config(tmp_path, "sasrec")
+    first, second = embed_dataset(cfg), embed_dataset(cfg)
+    assert first["entry"] == second["entry"] and first["dim"] == 256 and first["items"] > 0
+    assert (first["entry"] / "manifest.json").is_file() and (first["entry"] / "embeddings.npy").is_file()

@@ -59,6 +59,9 @@ class CatalogMapper:
         self.index.add(self.vectors)
         self.stats = MappingStats()
 
+    def reset_stats(self) -> None:
+        self.stats = MappingStats()
+
     @property
     def num_items(self) -> int:
         return len(self.vectors)

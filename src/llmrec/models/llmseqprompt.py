@@ -181,7 +181,7 @@ class LLMSeqPrompt(SequentialRecommender):
     def on_validation_epoch_start(self) -> None:
         super().on_validation_epoch_start()
         if self.mapper is not None:
-            self.mapper.stats.__init__()
+            self.mapper.reset_stats()
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
@@ -190,7 +190,7 @@ class LLMSeqPrompt(SequentialRecommender):
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
         if self.mapper is not None:
-            self.mapper.stats.__init__()
+            self.mapper.reset_stats()
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()

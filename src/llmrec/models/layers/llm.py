@@ -122,6 +122,7 @@ class LLMSpec:
         lora: LoraSpec | None = None,
         trust_remote_code: bool = False,
         revision: str | None = None,
+        device: str | None = None,
     ) -> None:
         if (source is None) == (config is None):
             raise ConfigError(
@@ -133,6 +134,7 @@ class LLMSpec:
         self.config, self.model_class, self.dtype = config, model_class, dtype
         self.gradient_checkpointing, self.freeze, self.lora = gradient_checkpointing, freeze, lora
         self.trust_remote_code, self.revision = trust_remote_code, revision
+        self.device = device  # None: left where it is built (Lightning moves the model to its device)
 
     @property
     def pretrained(self) -> bool:
@@ -162,6 +164,8 @@ class LLMSpec:
         ``config_overrides`` (vocab size, special token ids) apply only to models built from ``config``.
         """
         model = self._build(config_overrides or {}).to(DTYPES[self.dtype])
+        if self.device is not None:
+            model = model.to(self.device)
         if self.freeze:
             freeze(model)
         if self.gradient_checkpointing:
