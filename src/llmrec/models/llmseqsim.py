@@ -11,6 +11,9 @@ and the similarity are small objects the config picks by ``_target_``:
 - similarity: :class:`CosineSimilarity`, :class:`DotSimilarity`, :class:`EuclideanSimilarity`
   (negative distance, so larger is closer).
 
+With unit-norm item embeddings (MiniLM's are), the three similarities rank items identically for a given
+session (dot = |s| cos, and |s - x|^2 = |s|^2 + 1 - 2 s.x); they differ for unnormalised encoders.
+
 Departures from the paper: the paper embeds product names with OpenAI ``text-embedding-ada-002`` and
 ranks with approximate neighbours over candidates; here a local text encoder (MiniLM by default, cached
 once per dataset) and exact scores over the whole catalog, so the shared evaluation ranks every item. The
