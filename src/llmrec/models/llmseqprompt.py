@@ -72,20 +72,14 @@ class LLMSeqPrompt(SequentialRecommender):
             raise ConfigError(
                 f"need 1 <= num_return_sequences ({num_return_sequences}) <= num_beams ({num_beams})"
             )
-        for key, value in {
-            "top_k": top_k,
-            "max_history": max_history,
-            "max_new_tokens": max_new_tokens,
-        }.items():
+        sizes = {"top_k": top_k, "max_history": max_history, "max_new_tokens": max_new_tokens}
+        for key, value in sizes.items():
             if value <= 0:
                 raise ConfigError(f"model.{key} must be a positive integer, got {value}")
         self.spec, self.embeddings, self.index = llm, embeddings, index
         self.num_beams, self.num_return_sequences, self.top_k = num_beams, num_return_sequences, top_k
-        self.max_history, self.max_prompt_tokens, self.max_new_tokens = (
-            max_history,
-            max_prompt_tokens,
-            max_new_tokens,
-        )
+        self.max_history, self.max_new_tokens = max_history, max_new_tokens
+        self.max_prompt_tokens = max_prompt_tokens
         self.separator, self.prompt_end = separator, prompt_end
         self.lm: Any = None
         self.titles: list[str] = []
