@@ -21,10 +21,16 @@ from llmrec.errors import LlmrecError
 DEFAULT_METRICS = ("hr_10", "ndcg_10", "mrr_10", "hr_20", "ndcg_20", "coverage_10")
 
 
+def _metric_order(name: str) -> tuple[str, int]:
+    """``ndcg_10`` sorts as (ndcg, 10); names without a cutoff (``exact_match_share``) as (name, 0)."""
+    stem, _, cutoff = name.rpartition("_")
+    return (stem, int(cutoff)) if cutoff.isdigit() else (name, 0)
+
+
 def format_run_table(results: dict[str, Any]) -> str:
     """A plain-text table of one run's validation and test metrics."""
     test, val = results["metrics"]["test"], results["metrics"]["val"]
-    names = sorted(test, key=lambda n: (n.rsplit("_", 1)[0], int(n.rsplit("_", 1)[1])))
+    names = sorted(test, key=_metric_order)
     lines = [
         f"{results['model']} on {results['dataset']} (seed {results['seed']})",
         f"{'metric':<14}{'val':>10}{'test':>10}",

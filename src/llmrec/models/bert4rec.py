@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
 from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
 from llmrec.models.layers.transformer import SequenceEncoder
 
@@ -33,6 +34,7 @@ class BERT4Rec(SequentialRecommender):
         last_item_prob: float = 0.1,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        item_init: ItemInit | None = None,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         if not 0.0 < mask_prob < 1.0:
@@ -45,6 +47,12 @@ class BERT4Rec(SequentialRecommender):
         self.mask_prob = mask_prob
         self.last_item_prob = last_item_prob
         self.objective = FullSoftmaxCE()
+        self.item_init = item_init  # LLM2SASRec / LLM2BERT4Rec: item table from item-text embeddings
+
+    def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
+        if self.item_init is not None:
+            table = self.item_init(item_text, self.encoder.item_emb.embedding_dim)  # (N, D)
+            load_item_table(self.encoder.item_emb.weight, table)
 
     def _item_table(self) -> Tensor:
         return self.encoder.item_emb.weight[: self.num_items + 1]  # (N+1, D), without the mask token

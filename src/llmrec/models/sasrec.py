@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
 from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
 from llmrec.models.layers.transformer import SequenceEncoder
 
@@ -33,12 +34,19 @@ class SASRec(SequentialRecommender):
         loss: nn.Module | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        item_init: ItemInit | None = None,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         self.encoder = SequenceEncoder(
             num_items + 1, max_len, hidden, layers, heads, inner, dropout, attn_dropout, causal=True
         )
         self.objective = loss if loss is not None else FullSoftmaxCE()
+        self.item_init = item_init  # LLM2SASRec / LLM2BERT4Rec: item table from item-text embeddings
+
+    def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
+        if self.item_init is not None:
+            table = self.item_init(item_text, self.encoder.item_emb.embedding_dim)  # (N, D)
+            load_item_table(self.encoder.item_emb.weight, table)
 
     def forward(self, item_seq: Tensor) -> Tensor:
         h = self.encoder(item_seq)[:, -1]  # (B, D)

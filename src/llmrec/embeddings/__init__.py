@@ -1,0 +1,1 @@
+"""Item-text embeddings: encoders, an on-disk cache, dimensionality reduction and nearest neighbours."""

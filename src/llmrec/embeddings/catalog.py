@@ -1,0 +1,109 @@
+"""Map generated item titles back to catalog items (LLMSeqPrompt, Harte et al., arXiv 2402.01339).
+
+Each generated title is matched exactly (after normalising case and whitespace); otherwise it is a
+hallucination and maps to the nearest not-yet-chosen item by text embedding (through a
+:mod:`llmrec.embeddings.index` index). Duplicates are skipped, and the list is filled up to ``k`` with the
+nearest neighbours of its first item, so every user gets a full top-k. Counts of exact matches,
+hallucinations and duplicates are kept for reporting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from llmrec.embeddings.index import FaissIndex, NearestNeighbors
+from llmrec.errors import DataError
+
+
+def normalise(title: str) -> str:
+    return " ".join(title.lower().split())
+
+
+@dataclass
+class MappingStats:
+    generated: int = 0
+    exact: int = 0
+    hallucinated: int = 0
+    duplicates: int = 0
+
+    def shares(self) -> dict[str, float]:
+        total = max(self.generated, 1)
+        return {
+            "exact_match_share": self.exact / total,
+            "hallucination_share": self.hallucinated / total,
+            "duplicate_share": self.duplicates / total,
+        }
+
+
+class CatalogMapper:
+    """``mapper.map(rows, k)``: rows of generated titles (best first) -> (B, k) item ids (1..N)."""
+
+    def __init__(
+        self,
+        titles: list[str],
+        item_vectors: np.ndarray,
+        encode: Callable[[list[str]], np.ndarray],
+        index: NearestNeighbors | None = None,
+    ) -> None:
+        if len(titles) != len(item_vectors):
+            raise DataError(f"{len(titles)} titles but {len(item_vectors)} item embeddings")
+        self.exact: dict[str, int] = {}
+        for item, title in enumerate(titles, start=1):
+            self.exact.setdefault(normalise(title), item)  # first item wins for repeated titles
+        self.vectors = np.asarray(item_vectors, dtype=np.float32)  # (N, D)
+        self.encode = encode
+        self.index = index if index is not None else FaissIndex("ip")
+        self.index.add(self.vectors)
+        self.stats = MappingStats()
+
+    def reset_stats(self) -> None:
+        self.stats = MappingStats()
+
+    @property
+    def num_items(self) -> int:
+        return len(self.vectors)
+
+    def _neighbours(self, queries: np.ndarray, k: int) -> np.ndarray:
+        if len(queries) == 0:
+            return np.zeros((0, 0), dtype=np.int64)
+        return self.index.search(queries, min(k, self.num_items))[1] + 1  # (Q, k) item ids
+
+    def _map_row(self, row: list[str], misses: dict[str, np.ndarray], k: int) -> list[int]:
+        chosen: list[int] = []
+        for title in row:
+            self.stats.generated += 1
+            item = self.exact.get(normalise(title))
+            if item is not None:
+                self.stats.exact += int(item not in chosen)
+                self.stats.duplicates += int(item in chosen)
+                if item not in chosen:
+                    chosen.append(item)
+                continue
+            self.stats.hallucinated += 1
+            nearest = next((int(i) for i in misses[normalise(title)] if int(i) not in chosen), None)
+            if nearest is not None:
+                chosen.append(nearest)
+        return chosen[:k]
+
+    def map(self, rows: list[list[str]], k: int) -> np.ndarray:
+        """(B, min(k, N)) item ids; column 0 is the best."""
+        k = min(k, self.num_items)
+        unknown = sorted({normalise(t) for row in rows for t in row if normalise(t) not in self.exact})
+        depth = k + max((len(row) for row in rows), default=0)
+        found = self._neighbours(self.encode(unknown), depth) if unknown else np.zeros((0, 0), np.int64)
+        misses = dict(zip(unknown, found, strict=True))
+        lists = [self._map_row(row, misses, k) for row in rows]
+        anchors = (
+            np.stack([self.vectors[(lst[0] if lst else 1) - 1] for lst in lists])
+            if lists
+            else self.vectors[:0]
+        )
+        fill = self._neighbours(anchors, k + depth)  # (B, depth) neighbours of each list's first item
+        out = np.zeros((len(rows), k), dtype=np.int64)
+        for b, chosen in enumerate(lists):
+            extra = [int(i) for i in fill[b] if int(i) not in chosen]
+            out[b] = (chosen + extra)[:k]
+        return out

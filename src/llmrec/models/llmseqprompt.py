@@ -1,0 +1,205 @@
+"""LLMSeqPrompt: Harte et al., "Leveraging Large Language Models for Sequential Recommendation", RecSys
+2023 (extended in arXiv 2402.01339).
+
+A causal LM is fine-tuned on prompts made of the titles of a user's recent items, with the next item's
+title as the completion. At evaluation it generates ``num_return_sequences`` titles by beam search; each is
+mapped back to the catalog (exact match, else the nearest item by text embedding), duplicates and
+hallucinations are filled from neighbours, and the resulting top-k gets descending scores while every other
+item gets one equal low score, so the shared evaluation ranks it like any model. The shares of exact
+matches and hallucinated titles are logged (``val/``, ``test/`` ``exact_match_share``,
+``hallucination_share``).
+
+Departures from the paper:
+- The paper fine-tunes OpenAI GPT-3.5 through its API; here any Hugging Face causal LM (LLaMA-2 with LoRA
+  on the feed-forward projections, or a tiny random LLaMA with a word tokenizer built from the catalog).
+- Each training window gives one (history, next item) pair at a random position per epoch, with the
+  history cut to the last ``max_history`` items.
+- Items outside the generated top-k tie at the bottom (ranked pessimistically by the evaluation).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from llmrec.data.batch import SeqBatch
+from llmrec.embeddings.cache import ItemEmbeddings
+from llmrec.embeddings.catalog import CatalogMapper
+from llmrec.embeddings.index import NearestNeighbors
+from llmrec.errors import ConfigError
+from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.llm import LLMSpec
+from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
+
+LOW_SCORE = -1e9  # every item outside the generated top-k
+
+
+def pad_batch(rows: list[list[int]], pad: int, left: bool) -> tuple[Tensor, Tensor]:
+    """(B, T) ids and attention mask, padded on the left (generation) or right (training)."""
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for b, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[b, span], mask[b, span] = torch.tensor(row, dtype=torch.long), 1
+    return ids, mask
+
+
+class LLMSeqPrompt(SequentialRecommender):
+    def __init__(
+        self,
+        num_items: int,
+        max_len: int,
+        llm: LLMSpec,
+        embeddings: ItemEmbeddings,
+        index: NearestNeighbors | None = None,
+        num_beams: int = 5,
+        num_return_sequences: int = 5,
+        top_k: int = 20,
+        max_history: int = 10,
+        max_prompt_tokens: int = 256,
+        max_new_tokens: int = 32,
+        separator: str = " ; ",
+        prompt_end: str = " => ",
+        lr: float = 5e-4,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(num_items, max_len, lr, weight_decay)
+        if not 1 <= num_return_sequences <= num_beams:
+            raise ConfigError(
+                f"need 1 <= num_return_sequences ({num_return_sequences}) <= num_beams ({num_beams})"
+            )
+        sizes = {"top_k": top_k, "max_history": max_history, "max_new_tokens": max_new_tokens}
+        for key, value in sizes.items():
+            if value <= 0:
+                raise ConfigError(f"model.{key} must be a positive integer, got {value}")
+        self.spec, self.embeddings, self.index = llm, embeddings, index
+        self.num_beams, self.num_return_sequences, self.top_k = num_beams, num_return_sequences, top_k
+        self.max_history, self.max_new_tokens = max_history, max_new_tokens
+        self.max_prompt_tokens = max_prompt_tokens
+        self.separator, self.prompt_end = separator, prompt_end
+        self.lm: Any = None
+        self.titles: list[str] = []
+        self.tokenizer: Any = None
+        self.mapper: CatalogMapper | None = None
+
+    # --- setup ------------------------------------------------------------------------------
+    def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
+        self.titles = list(item_text)
+        self.tokenizer = (
+            HFTokenizer(self.spec.tokenizer()) if self.spec.pretrained else WordTokenizer(self.titles)
+        )
+        vectors = self.embeddings(self.titles)  # (N, D)
+        self.mapper = CatalogMapper(self.titles, vectors, self.embeddings.encode_queries, self.index)
+
+    def configure_model(self) -> None:
+        if self.lm is not None:
+            return
+        if self.tokenizer is None:
+            raise RuntimeError("call bind_data(item_counts, item_text) before configure_model()")
+        tok = self.tokenizer
+        overrides = {"vocab_size": len(tok), "pad_token_id": tok.pad_id, "eos_token_id": tok.eos_id}
+        self.lm = self.spec.load({**overrides, "bos_token_id": tok.bos_id})
+
+    # --- prompts ----------------------------------------------------------------------------
+    def _prompt(self, history: list[int]) -> list[int]:
+        text = self.separator.join(self.titles[i - 1] for i in history[-self.max_history :]) + self.prompt_end
+        ids = self.tokenizer.encode(text)[-self.max_prompt_tokens :]
+        return ([self.tokenizer.bos_id] if self.tokenizer.bos_id is not None else []) + ids
+
+    def training_examples(self, items: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(ids, attention mask, labels), each (B', T): prompt + next title + eos, loss on the completion."""
+        rows, labels = [], []
+        for seq in items.tolist():
+            real = [i for i in seq if i != 0]
+            if len(real) < 2:
+                continue
+            t = random.randint(1, len(real) - 1)
+            prompt = self._prompt(real[:t])
+            completion = [*self.tokenizer.encode(self.titles[real[t] - 1]), self.tokenizer.eos_id]
+            rows.append(prompt + completion)
+            labels.append([-100] * len(prompt) + completion)
+        if not rows:
+            raise ConfigError("no training window has two items; check dataset.max_len and the data")
+        ids, mask = pad_batch(rows, self.tokenizer.pad_id, left=False)
+        target, _ = pad_batch(labels, -100, left=False)
+        return ids, mask, target
+
+    def loss(self, batch: SeqBatch) -> Tensor:
+        ids, mask, labels = (t.to(self.device) for t in self.training_examples(batch.items))  # (B', T)
+        return self.lm(input_ids=ids, attention_mask=mask, labels=labels).loss
+
+    # --- generation and mapping -------------------------------------------------------------
+    @torch.no_grad()
+    def generate_titles(self, item_seq: Tensor) -> list[list[str]]:
+        """``num_return_sequences`` generated titles per row of ``item_seq`` (B, L), best first."""
+        prompts = [self._prompt([i for i in seq if i != 0]) for seq in item_seq.tolist()]
+        ids, mask = pad_batch(prompts, self.tokenizer.pad_id, left=True)  # (B, T)
+        out = self.lm.generate(
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            num_beams=self.num_beams,
+            num_return_sequences=self.num_return_sequences,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            pad_token_id=self.tokenizer.pad_id,
+            eos_token_id=self.tokenizer.eos_id,
+        )  # (B * R, T + new)
+        texts = []
+        for row in out[:, ids.shape[1] :].tolist():
+            end = row.index(self.tokenizer.eos_id) if self.tokenizer.eos_id in row else len(row)
+            texts.append(self.tokenizer.decode(row[:end]))
+        r = self.num_return_sequences
+        return [texts[b * r : (b + 1) * r] for b in range(len(prompts))]
+
+    def forward(self, item_seq: Tensor) -> Tensor:
+        if self.mapper is None or self.lm is None:
+            raise RuntimeError("call bind_data(...) and configure_model() before scoring")
+        top = torch.from_numpy(self.mapper.map(self.generate_titles(item_seq), self.top_k))  # (B, k)
+        scores = torch.full(
+            (item_seq.shape[0], self.num_items + 1), LOW_SCORE, device=self.device
+        )  # (B, N+1)
+        ranks = torch.arange(top.shape[1], 0, -1, dtype=scores.dtype, device=self.device)  # k, k-1, ..., 1
+        scores.scatter_(1, top.to(self.device), ranks.expand(top.shape[0], -1).contiguous())
+        scores[:, 0] = float("-inf")
+        return scores
+
+    # --- reporting and checkpoints ----------------------------------------------------------
+    def _log_mapping(self, stage: str) -> None:
+        if self.mapper is not None:
+            self.log_dict({f"{stage}/{k}": v for k, v in self.mapper.stats.shares().items()})
+
+    def on_validation_epoch_start(self) -> None:
+        super().on_validation_epoch_start()
+        if self.mapper is not None:
+            self.mapper.reset_stats()
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        self._log_mapping("val")
+
+    def on_test_epoch_start(self) -> None:
+        super().on_test_epoch_start()
+        if self.mapper is not None:
+            self.mapper.reset_stats()
+
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        self._log_mapping("test")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep only the trainable tensors (the LoRA adapters): the frozen backbone is rebuilt on load."""
+        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
+        frozen |= {name for name, _ in self.named_buffers()}
+        result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        missing = [k for k in result.missing_keys if k not in frozen]
+        if strict and (missing or result.unexpected_keys):
+            raise RuntimeError(f"checkpoint mismatch: missing {missing}, unexpected {result.unexpected_keys}")
+        return result
