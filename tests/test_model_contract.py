@@ -18,11 +18,12 @@ NUM_ITEMS, MAX_LEN = 20, 6
 
 def make(model: str, tmp_path: Path, seed: int = 0) -> SequentialRecommender:
     torch.manual_seed(seed)
-    cfg = compose_config([f"model={model}", "debug=tiny"], tmp_path)
+    cfg = compose_config([f"model={model}", "debug=tiny", "encoder=hashing"], tmp_path)
     net = build_model(cfg, NUM_ITEMS, MAX_LEN)
     counts = torch.arange(NUM_ITEMS + 1, dtype=torch.float)
     counts[0] = 0
     net.bind_data(counts, [f"item {i} of topic {i % 4}" for i in range(1, NUM_ITEMS + 1)])
+    net.configure_model()  # what Lightning calls before fit/validate/test (LLM backbones load here)
     return net.eval()
 
 
