@@ -37,7 +37,7 @@ def raw_records(path: Path) -> list[bytes]:
 
 
 def read_run(path: Path) -> dict[str, Any]:
-    """{'run': {...}, 'summary': {...}, 'history': [...], 'config': {...}, 'artifacts': [...], 'exit': code}"""
+    """Keys: run (group, tags, project, job_type), summary, history, config, artifacts, exit."""
     from wandb.proto import wandb_internal_pb2 as pb
 
     out: dict[str, Any] = {
