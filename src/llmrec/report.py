@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -62,6 +63,13 @@ def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return runs, failed
 
 
+def _stdev(values: list[float]) -> float:
+    """Sample std over seeds; 0 for one seed, nan when a run lacks the metric (stdev crashes on nan)."""
+    if any(math.isnan(v) for v in values):
+        return float("nan")
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
     """One row per (model, dataset): mean and std over seeds of each test metric, plus fit time."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -78,7 +86,7 @@ def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[s
                 for r in members
             ]
             row[name] = statistics.fmean(values)
-            row[f"{name}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[f"{name}_std"] = _stdev(values)
         rows.append(row)
     return rows
 
