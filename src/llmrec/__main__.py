@@ -44,7 +44,7 @@ def main(cfg: DictConfig) -> float | None:
         print(f"error: {message}", file=sys.stderr)
         if multirun:
             record_failure(output_dir, error)
-            return None
+            return float("nan")  # a sweeper (optuna) marks the trial failed and goes on
         sys.exit(2)
     except Exception as error:
         if not multirun:
@@ -52,7 +52,7 @@ def main(cfg: DictConfig) -> float | None:
         log.exception("job failed; the sweep goes on")
         print(f"error: job failed ({type(error).__name__}: {error}); see {output_dir / 'failed.json'}")
         record_failure(output_dir, error)
-        return None
+        return float("nan")
     clear_failure(output_dir)
     print(format_run_table(results))
     print(f"results: {output_dir / 'results.json'}")
