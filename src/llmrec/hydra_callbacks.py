@@ -39,6 +39,7 @@ class ReportOnMultirunEnd(Callback):
                 project=str(wandb_cfg.project),
                 entity=wandb_cfg.get("entity"),
                 mode=wandb_cfg.get("mode"),
+                group=wandb_cfg.get("group"),
             )
             log.info("report logged to W&B run in %s", folder)
 

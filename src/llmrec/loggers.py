@@ -58,6 +58,17 @@ def group_name(group: str | None) -> str | None:
     return Path(str(group)).name if group else None
 
 
+def sweep_group() -> str | None:
+    """The sweep folder's name when running as a Hydra multirun job, else None (single runs and
+    runs without Hydra have no group)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return group_name(HydraConfig.get().sweep.dir)
+
+
 def wandb_logger(
     project: str,
     save_dir: str,
@@ -68,7 +79,8 @@ def wandb_logger(
     mode: str | None = None,
     job_type: str = "train",
 ) -> Any:
-    """Lightning's ``WandbLogger`` for one job; checkpoints are not uploaded (``results.json`` is)."""
+    """Lightning's ``WandbLogger`` for one job; checkpoints are not uploaded (``results.json`` is).
+    ``group=None``: the sweep folder's name in a multirun, no group in a single run."""
     from pytorch_lightning.loggers import WandbLogger
 
     if not project:
@@ -78,7 +90,7 @@ def wandb_logger(
         project=project,
         save_dir=save_dir,
         entity=entity,
-        group=group_name(group),
+        group=group_name(group) if group else sweep_group(),
         tags=[str(t) for t in tags],
         name=name,
         mode=wandb_mode(mode),

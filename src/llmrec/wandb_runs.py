@@ -62,7 +62,13 @@ def _table_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-def log_report(sweep_dir: Path, project: str, entity: str | None = None, mode: str | None = None) -> str:
+def log_report(
+    sweep_dir: Path,
+    project: str,
+    entity: str | None = None,
+    mode: str | None = None,
+    group: str | None = None,
+) -> str:
     """One extra W&B run (job_type ``report``, grouped with the sweep's jobs) holding the comparison
     tables as ``wandb.Table`` and the report files as an artifact. Returns the run's folder."""
     import wandb
@@ -70,7 +76,7 @@ def log_report(sweep_dir: Path, project: str, entity: str | None = None, mode: s
     run = wandb.init(
         project=project,
         entity=entity,
-        group=group_name(str(sweep_dir)),
+        group=group_name(group or str(sweep_dir)),
         job_type="report",
         name=f"report_{sweep_dir.name}",
         dir=str(sweep_dir),
