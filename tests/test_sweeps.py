@@ -97,3 +97,24 @@ def test_wandb_sweep_logs_one_run_per_job_and_the_report(
     assert len(jobs) == 2 and {r["run"]["group"] for r in runs} == {"sweep"}
     (report,) = [r for r in runs if r["run"]["job_type"] == "report"]
     assert any(a["type"] == "report" for a in report["artifacts"])
+
+
+def test_failure_records_and_finished_results(tmp_path: Path) -> None:
+    from llmrec.errors import ConfigError
+    from llmrec.sweeps import clear_failure, finished_results, monitored_value, record_failure
+
+    try:
+        raise ZeroDivisionError("boom")
+    except ZeroDivisionError as error:
+        record = json.loads(record_failure(tmp_path, error).read_text())
+    assert record["type"] == "ZeroDivisionError" and "raise ZeroDivisionError" in record["traceback"]
+    user = json.loads(record_failure(tmp_path, ConfigError("bad value")).read_text())
+    assert user == {"status": "failed", "error": "bad value", "type": "ConfigError"}
+    clear_failure(tmp_path)
+    assert not (tmp_path / "failed.json").exists() and finished_results(tmp_path) is None
+    (tmp_path / "results.json").write_text("{broken")
+    assert finished_results(tmp_path) is None  # unreadable: the job runs again
+    done = {"status": "ok", "metrics": {"val": {"ndcg_10": 0.25}}}
+    (tmp_path / "results.json").write_text(json.dumps(done))
+    assert finished_results(tmp_path) == done and monitored_value(done, "val/ndcg_10") == 0.25
+    assert monitored_value(done, "val/hr_5") is None

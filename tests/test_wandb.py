@@ -60,16 +60,21 @@ def test_offline_run_holds_test_metrics_config_and_results(
     monkeypatch.setenv("WANDB_API_KEY", SECRET)  # a key in the environment must not leak into any file
     monkeypatch.setenv("WANDB_MODE", "offline")
     out = tmp_path / "run"
-    proc = llmrec("model=popularity", "debug=tiny", "logger=wandb", f"hydra.run.dir={out}", cwd=tmp_path)
+    args = ["model=sasrec", "debug=tiny", "trainer.max_epochs=1", "logger=wandb"]
+    proc = llmrec(*args, f"hydra.run.dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     (path,) = run_files(out / "wandb")
     run = read_run(path)
-    assert run["run"]["tags"] == ["popularity", "tiny", "seed=0"] and run["run"]["project"] == "llmrec"
+    assert run["run"]["tags"] == ["sasrec", "tiny", "seed=0"] and run["run"]["project"] == "llmrec"
+    assert run["run"]["group"] == ""  # a single run has no sweep group
+    assert any("train/loss" in row for row in run["history"])  # curves, not only final numbers
+    assert any("val/ndcg_10" in row and "epoch" in row for row in run["history"])
     for name, value in results["metrics"]["test"].items():
         assert run["summary"][f"final/test/{name}"] == pytest.approx(value)
         assert run["summary"][f"test/{name}"] == pytest.approx(value, rel=1e-6)
-    assert run["config"]["model"]["_target_"] == "llmrec.models.popularity.Popularity"
+    assert run["config"]["model"]["_target_"] == "llmrec.models.sasrec.SASRec"
+    assert run["summary"]["parameters/trainable"] == results["parameters"]["trainable"]
     assert run["config"]["seed"] == 0
     assert any(a["type"] == "results" for a in run["artifacts"]) and run["exit"] == 0
     leaked = [p for p in tmp_path.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
