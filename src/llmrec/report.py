@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(markdown)
-    print(f"wrote {args.directory / 'report.md'}, report.csv, report.png")
+    print(f"wrote {args.directory / 'report.md'} and the report_*.csv / *.png next to it")
     return 0
 
 

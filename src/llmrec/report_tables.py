@@ -62,7 +62,7 @@ def significance_markdown(rows: list[dict[str, Any]], alpha: float = 0.05) -> st
     ]
     for r in rows:
         star = "*" if r[p_key] < alpha else ""
-        t_cell = f"{r['t_test_p']:.3g} | " if "t_test_p" in r else ""
+        t_cell = f"{r['t_test_p']:.3g}{'*' if r['t_test_p'] < alpha else ''} | " if "t_test_p" in r else ""
         lines.append(
             f"| {r['model']} | {r['dataset']} | {r['n']} | {r['mean_diff']:+.4f} | "
             f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}] | {t_cell}{r[p_key]:.3g}{star} |"
