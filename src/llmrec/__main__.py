@@ -1,7 +1,8 @@
 """``python -m llmrec model=sasrec dataset=synthetic``: compose the config, seed, run, report.
 
 User errors (missing files, impossible values) end the job with one line on stderr and exit code 2.
-In a multirun a failed job is recorded (``failed.json``) and the sweep goes on.
+In a multirun any failed job is recorded (``failed.json``, with the traceback unless it is a user error)
+and the sweep goes on; ``skip_done=true`` skips jobs whose ``results.json`` already exists.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from llmrec.errors import LlmrecError
-from llmrec.io import write_json_atomic
 from llmrec.report import format_run_table
+from llmrec.sweeps import clear_failure, finished_results, monitored_value, record_failure
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("llmrec")
@@ -29,6 +30,11 @@ def main(cfg: DictConfig) -> float | None:
     from llmrec.train import run
 
     output_dir = Path(HydraConfig.get().runtime.output_dir)
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    done = finished_results(output_dir) if cfg.get("skip_done", False) else None
+    if done is not None:
+        print(f"skip_done: {output_dir / 'results.json'} exists, job skipped")
+        return monitored_value(done, str(cfg.eval.monitor))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     try:
         results = run(cfg, output_dir)
@@ -36,13 +42,21 @@ def main(cfg: DictConfig) -> float | None:
         message = str(error)
         log.error("%s", message)
         print(f"error: {message}", file=sys.stderr)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            write_json_atomic(output_dir / "failed.json", {"status": "failed", "error": message})
-            return None
+        if multirun:
+            record_failure(output_dir, error)
+            return float("nan")  # a sweeper (optuna) marks the trial failed and goes on
         sys.exit(2)
+    except Exception as error:
+        if not multirun:
+            raise
+        log.exception("job failed; the sweep goes on")
+        print(f"error: job failed ({type(error).__name__}: {error}); see {output_dir / 'failed.json'}")
+        record_failure(output_dir, error)
+        return float("nan")
+    clear_failure(output_dir)
     print(format_run_table(results))
     print(f"results: {output_dir / 'results.json'}")
-    return results["metrics"]["val"].get(str(cfg.eval.monitor).removeprefix("val/"))
+    return monitored_value(results, str(cfg.eval.monitor))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,22 @@ class RankingEvaluator:
         users = batch.users if batch.users is not None else torch.full_like(targets, -1)
         self._users.append(users.cpu())
 
+    def local_state(self) -> tuple[Tensor, Tensor, Tensor]:
+        """This process's (users, ranks, top-k lists), concatenated: what ranks exchange under DDP."""
+        if not self._users:
+            width = max(self.ks)
+            return torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long), torch.empty(0, width)
+        return torch.cat(self._users), torch.cat(self._ranks), torch.cat(self._lists)
+
+    def load_states(self, states: Sequence[tuple[Tensor, Tensor, Tensor]]) -> None:
+        """Replace the accumulated batches by the states of all processes (duplicates removed later)."""
+        self.reset()
+        for users, ranks, lists in states:
+            if len(users):
+                self._users.append(users)
+                self._ranks.append(ranks)
+                self._lists.append(lists)
+
     def per_user(self) -> tuple[Tensor, Tensor, Tensor]:
         """(users, ranks, top-k lists) sorted by user, each user once (samplers may repeat users)."""
         users = torch.cat(self._users)

@@ -1,4 +1,5 @@
-"""Hydra callbacks: every multirun ends with its comparison report in the sweep folder."""
+"""Hydra callbacks: each job's W&B run is closed with its results; every multirun ends with its
+comparison report in the sweep folder (and in W&B when the W&B logger is on)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from llmrec.errors import LlmrecError
 from llmrec.report import write_report
@@ -16,11 +19,43 @@ log = logging.getLogger(__name__)
 
 
 class ReportOnMultirunEnd(Callback):
+    def __init__(self, baseline: str | None = None) -> None:
+        self.baseline = baseline
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            markdown = write_report(sweep_dir)
+            markdown = write_report(sweep_dir, baseline=self.baseline)
         except LlmrecError as error:
             log.warning("no report for %s: %s", sweep_dir, error)
             return
         log.info("report of %s:\n%s", sweep_dir, markdown)
+        wandb_cfg = OmegaConf.select(config, "logger.wandb", throw_on_missing=False)
+        if wandb_cfg is not None:
+            from llmrec.wandb_runs import log_report
+
+            folder = log_report(
+                sweep_dir,
+                project=str(wandb_cfg.project),
+                entity=wandb_cfg.get("entity"),
+                mode=wandb_cfg.get("mode"),
+                group=wandb_cfg.get("group"),
+            )
+            log.info("report logged to W&B run in %s", folder)
+
+
+class FinishWandbRun(Callback):
+    """Closes the job's W&B run (if any) with final metrics and ``results.json``, so the next job of
+    a sequential sweep starts its own run."""
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        from llmrec.wandb_runs import finish_job_run
+
+        output_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            fallback = OmegaConf.to_container(config, resolve=False)
+        except Exception:  # the config is only a fallback for failed jobs: never fail the sweep over it
+            fallback = None
+        if isinstance(fallback, dict):
+            fallback.pop("hydra", None)
+        finish_job_run(output_dir, fallback if isinstance(fallback, dict) else None)

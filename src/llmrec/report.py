@@ -1,7 +1,10 @@
 """Tables and a chart from one run or a multirun folder: ``python -m llmrec.report DIR``.
 
 Finds every ``results.json`` below DIR, groups runs by (model, dataset), and writes ``report.md``,
-``report.csv`` (mean ± std over seeds) and ``report.png`` (test metric bars with std error bars).
+``report.csv`` (mean ± std over seeds, best per column in bold), ``report_efficiency.csv`` (parameters,
+fit time, users/s), ``report.png`` (test metric bars with std error bars) and ``report_speed.png``
+(accuracy vs inference time). With ``--baseline MODEL`` it adds a paired significance test of every model
+against that baseline on per-user test metrics (``report_significance.csv``).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -17,6 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import LlmrecError
+from llmrec.report_tables import (
+    efficiency_markdown,
+    efficiency_rows,
+    plot_accuracy_vs_time,
+    significance_markdown,
+    significance_rows,
+)
 
 DEFAULT_METRICS = ("hr_10", "ndcg_10", "mrr_10", "hr_20", "ndcg_20", "coverage_10")
 
@@ -58,6 +69,13 @@ def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return runs, failed
 
 
+def _stdev(values: list[float]) -> float:
+    """Sample std over seeds; 0 for one seed, nan when a run lacks the metric (stdev crashes on nan)."""
+    if any(math.isnan(v) for v in values):
+        return float("nan")
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
     """One row per (model, dataset): mean and std over seeds of each test metric, plus fit time."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -74,20 +92,25 @@ def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[s
                 for r in members
             ]
             row[name] = statistics.fmean(values)
-            row[f"{name}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[f"{name}_std"] = _stdev(values)
         rows.append(row)
     return rows
 
 
 def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
-    best = {m: max((r[m] for r in rows), default=0.0) for m in metrics}
+    """Mean ± std per (model, dataset); the best mean of each column within a dataset is bold."""
+    best = {
+        (m, r["dataset"]): max(o[m] for o in rows if o["dataset"] == r["dataset"])
+        for m in metrics
+        for r in rows
+    }
     header = ["model", "dataset", "seeds", *[f"test/{m}" for m in metrics], "fit s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["model"], row["dataset"], str(row["seeds"])]
         for m in metrics:
             text = f"{row[m]:.4f} ± {row[f'{m}_std']:.4f}"
-            cells.append(f"**{text}**" if row[m] == best[m] else text)
+            cells.append(f"**{text}**" if row[m] == best[(m, row["dataset"])] else text)
         cells.append(f"{row['fit_seconds']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -128,16 +151,41 @@ def plot(rows: list[dict[str, Any]], metrics: Sequence[str], path: Path) -> None
     plt.close(fig)
 
 
-def write_report(directory: Path, metrics: Sequence[str] = DEFAULT_METRICS) -> str:
+def _extra_tables(
+    directory: Path, runs: list[dict[str, Any]], rows: list[dict[str, Any]], baseline: str | None, metric: str
+) -> str:
+    efficiency = efficiency_rows(runs)
+    write_csv(efficiency, directory / "report_efficiency.csv")
+    plot_accuracy_vs_time(rows, efficiency, metric, directory / "report_speed.png")
+    markdown = efficiency_markdown(efficiency)
+    if baseline:
+        significance = significance_rows(runs, baseline, metric)
+        if significance:
+            write_csv(significance, directory / "report_significance.csv")
+        markdown += (
+            significance_markdown(significance) or f"\nNo run shares a dataset and seed with {baseline}.\n"
+        )
+    return markdown
+
+
+def write_report(
+    directory: Path,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    baseline: str | None = None,
+    significance_metric: str = "ndcg_10",
+) -> str:
+    """Write report.md/.csv/.png (+ efficiency, speed plot, significance vs ``baseline``); returns the
+    Markdown."""
     runs, failed = collect(directory)
     rows = summarize(runs, metrics)
     markdown = to_markdown(rows, metrics) if rows else "No finished runs.\n"
-    if failed:
-        markdown += "\nFailed jobs:\n" + "".join(f"- {f['path']}: {f.get('error', '?')}\n" for f in failed)
-    (directory / "report.md").write_text(markdown, encoding="utf-8")
     if rows:
         write_csv(rows, directory / "report.csv")
         plot(rows, metrics, directory / "report.png")
+        markdown += _extra_tables(directory, runs, rows, baseline, significance_metric)
+    if failed:
+        markdown += "\nFailed jobs:\n" + "".join(f"- {f['path']}: {f.get('error', '?')}\n" for f in failed)
+    (directory / "report.md").write_text(markdown, encoding="utf-8")
     return markdown
 
 
@@ -147,14 +195,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--metrics", nargs="+", default=list(DEFAULT_METRICS), help="test metrics to tabulate"
     )
+    parser.add_argument("--baseline", default=None, help="model to test every other model against")
+    parser.add_argument(
+        "--significance-metric",
+        default="ndcg_10",
+        help="per-user metric of the paired test (hr_K/ndcg_K/mrr_K)",
+    )
     args = parser.parse_args(argv)
     try:
-        markdown = write_report(args.directory, args.metrics)
+        markdown = write_report(args.directory, args.metrics, args.baseline, args.significance_metric)
     except LlmrecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(markdown)
-    print(f"wrote {args.directory / 'report.md'}, report.csv, report.png")
+    print(f"wrote {args.directory / 'report.md'} and the report_*.csv / *.png next to it")
     return 0
 
 

@@ -136,10 +136,16 @@ class SequenceDataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
+    def _world_size(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        return int(trainer.world_size) if trainer is not None else 1
+
     def train_dataloader(self) -> DataLoader:
-        sampler = (
-            LengthGroupedSampler(self.train_set.lengths, self.batch_size) if self.group_by_length else None
-        )
+        # Under DDP a plain RandomSampler, which Lightning swaps for a DistributedSampler (each rank a
+        # disjoint shard, reshuffled per epoch); Lightning would wrap the length-grouped sampler in a
+        # shuffling DistributedSamplerWrapper, which splits the data but undoes the length grouping.
+        grouped = self.group_by_length and self._world_size() == 1
+        sampler = LengthGroupedSampler(self.train_set.lengths, self.batch_size) if grouped else None
         return self._loader(self.train_set, self.batch_size, sampler or RandomSampler(self.train_set))
 
     def val_dataloader(self) -> DataLoader:

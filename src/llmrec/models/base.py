@@ -78,7 +78,18 @@ class SequentialRecommender(pl.LightningModule, ABC):
         self._evaluator().reset()
         self._eval_start = time.perf_counter()
 
+    def _gather_across_processes(self) -> None:
+        """Under DDP each process ranked a shard of the users (DistributedSampler pads with repeats):
+        every process takes all shards, so metrics cover each user exactly once (``per_user`` dedups)."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1 or not torch.distributed.is_initialized():
+            return
+        parts: list[object] = [None] * trainer.world_size
+        torch.distributed.all_gather_object(parts, self._evaluator().local_state())
+        self._evaluator().load_states(parts)  # type: ignore[arg-type]
+
     def _eval_end_hook(self, stage: str) -> None:
+        self._gather_across_processes()
         metrics = self._evaluator().compute()
         self.eval_seconds = time.perf_counter() - self._eval_start
         self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, sync_dist=False)

@@ -1,0 +1,125 @@
+"""The comparison report on a fabricated sweep folder with known numbers, and the paired statistics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmrec.errors import ConfigError
+from llmrec.report import main as report_main
+from llmrec.report import write_report
+from llmrec.stats import bootstrap_ci, pair_by_user, paired_comparison, per_user_metric, permutation_p
+
+RANKS = {  # (model, seed) -> per-user 0-based test ranks of users 0..5
+    ("base", 0): [0, 1, 2, 20, 5, 30],
+    ("base", 1): [1, 1, 4, 12, 5, 3],
+    ("good", 0): [0, 0, 0, 3, 1, 9],
+    ("good", 1): [0, 2, 1, 2, 0, 0],
+}
+NDCG = {("base", 0): 0.2, ("base", 1): 0.4, ("good", 0): 0.5, ("good", 1): 0.7}  # fabricated table values
+
+
+def fake_run(folder: Path, model: str, seed: int, users: list[int] | None = None) -> None:
+    ranks = RANKS[(model, seed)]
+    users = users or list(range(len(ranks)))
+    order = np.argsort(users)  # results.json lists users sorted; the test shuffles to check pairing
+    result = {
+        "status": "ok", "model": model, "dataset": "tiny", "seed": seed,
+        "metrics": {"val": {"ndcg_10": NDCG[(model, seed)]}, "test": {"ndcg_10": NDCG[(model, seed)]}},
+        "per_user": {"test": {"user": [users[i] for i in order], "rank": [ranks[i] for i in order]}},
+        "timings": {"fit_seconds": 10.0 * (seed + 1), "test_seconds": 0.5, "test_users_per_second": 12.0},
+        "parameters": {"total": 1000, "trainable": 800 if model == "good" else 0},
+    }  # fmt: skip
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(result))
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    for i, (model, seed) in enumerate(RANKS):
+        fake_run(tmp_path / "sweep" / f"{i}_{model}_s{seed}", model, seed)
+    (tmp_path / "sweep" / "9_bad").mkdir()
+    (tmp_path / "sweep" / "9_bad" / "failed.json").write_text(
+        json.dumps({"status": "failed", "error": "boom"})
+    )
+    return tmp_path / "sweep"
+
+
+def ndcg10(ranks: list[int]) -> np.ndarray:
+    return np.array([1 / math.log2(r + 2) if r < 10 else 0.0 for r in ranks])
+
+
+def test_table_means_stds_bold_and_csv(sweep: Path) -> None:
+    markdown = write_report(sweep, metrics=["ndcg_10"])
+    good = next(line for line in markdown.splitlines() if line.startswith("| good"))
+    assert "**0.6000 ± 0.1414**" in good  # mean(0.5, 0.7), sample std
+    base = next(line for line in markdown.splitlines() if line.startswith("| base"))
+    assert "0.3000 ± 0.1414" in base and "**" not in base
+    assert "boom" in markdown
+    rows = list(csv.DictReader((sweep / "report.csv").open()))
+    assert {r["model"]: float(r["ndcg_10"]) for r in rows} == pytest.approx({"base": 0.3, "good": 0.6})
+    eff = {r["model"]: r for r in csv.DictReader((sweep / "report_efficiency.csv").open())}
+    assert eff["good"]["trainable_params"] == "800" and float(eff["good"]["fit_seconds"]) == 15.0
+    assert (sweep / "report_speed.png").stat().st_size > 0
+
+
+def test_significance_matches_scipy_on_paired_users(sweep: Path) -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")
+    write_report(sweep, metrics=["ndcg_10"], baseline="base")
+    (row,) = list(csv.DictReader((sweep / "report_significance.csv").open()))
+    a = np.concatenate([ndcg10(RANKS[("good", s)]) for s in (0, 1)])
+    b = np.concatenate([ndcg10(RANKS[("base", s)]) for s in (0, 1)])
+    assert int(row["n"]) == 12 and int(row["seeds"]) == 2
+    assert float(row["mean_diff"]) == pytest.approx((a - b).mean())
+    assert float(row["t_test_p"]) == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+    assert float(row["wilcoxon_p"]) == pytest.approx(scipy_stats.wilcoxon(a, b).pvalue)
+    assert float(row["ci_low"]) <= float(row["mean_diff"]) <= float(row["ci_high"])
+    assert "Paired test vs base" in (sweep / "report.md").read_text()
+
+
+def test_users_are_paired_by_index_not_by_position(tmp_path: Path) -> None:
+    fake_run(tmp_path / "a", "base", 0)
+    fake_run(tmp_path / "b", "good", 0, users=[5, 4, 3, 2, 1, 0])  # good's ranks belong to reversed users
+    write_report(tmp_path, metrics=["ndcg_10"], baseline="base")
+    (row,) = list(csv.DictReader((tmp_path / "report_significance.csv").open()))
+    expected = ndcg10(RANKS[("good", 0)])[::-1] - ndcg10(RANKS[("base", 0)])
+    assert float(row["mean_diff"]) == pytest.approx(expected.mean())
+
+
+def test_unknown_baseline_is_one_error(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report_main([str(sweep), "--baseline", "nope"]) == 2
+    assert "baseline 'nope' has no finished run" in capsys.readouterr().err
+    assert report_main([str(sweep), "--baseline", "base"]) == 0
+
+
+def test_per_user_metric_and_pairing() -> None:
+    assert per_user_metric(np.array([0, 1, 10]), "hr_10").tolist() == [1.0, 1.0, 0.0]
+    assert per_user_metric(np.array([0, 2]), "mrr_5").tolist() == pytest.approx([1.0, 1 / 3])
+    with pytest.raises(ConfigError, match="hr_K, ndcg_K or mrr_K"):
+        per_user_metric(np.array([0]), "coverage_10")
+    a, b = pair_by_user(
+        np.array([3, 1, 2]), np.array([30.0, 10, 20]), np.array([1, 2, 4]), np.array([1.0, 2, 4])
+    )
+    assert a.tolist() == [10.0, 20.0] and b.tolist() == [1.0, 2.0]
+
+
+def test_permutation_and_bootstrap_by_hand() -> None:
+    diff = np.ones(10)  # every sign flip but the identity (and its mirror) lowers |mean|: exact p = 2/1024
+    assert permutation_p(diff, resamples=20000) == pytest.approx(2 / 1024, abs=0.002)
+    assert permutation_p(np.array([1.0, -1.0] * 5)) == pytest.approx(1.0)
+    assert bootstrap_ci(np.full(8, 0.25)) == pytest.approx((0.25, 0.25))
+    with pytest.raises(ConfigError, match="two equal-length arrays"):
+        paired_comparison(np.ones(3), np.ones(2))
+
+
+def test_permutation_fallback_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmrec.stats as stats
+
+    monkeypatch.setattr(stats, "_scipy_tests", lambda diff: None)
+    out = stats.paired_comparison(np.arange(10.0) + 1, np.zeros(10))
+    assert out["test"] == "sign-flip permutation" and out["permutation_p"] < 0.01
