@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from llmrec.config import check_seed
 from llmrec.errors import LlmrecError
 from llmrec.io import write_json_atomic
 from llmrec.report import format_run_table
@@ -29,8 +30,8 @@ def main(cfg: DictConfig) -> float | None:
     from llmrec.train import run
 
     output_dir = Path(HydraConfig.get().runtime.output_dir)
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     try:
+        pl.seed_everything(check_seed(cfg.seed), workers=True, verbose=False)
         results = run(cfg, output_dir)
     except LlmrecError as error:
         message = str(error)

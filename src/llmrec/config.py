@@ -6,6 +6,7 @@ from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 
 from llmrec.errors import ConfigError, LlmrecError
 
@@ -23,4 +24,27 @@ def build(node: Any, **kwargs: Any) -> Any:
             raise ConfigError(
                 f"{cause}: remove that key from the config (config keys are constructor arguments)"
             ) from None
+        if isinstance(cause, MisconfigurationException):
+            raise ConfigError(f"{cause} (check the trainer.* settings)") from None
         raise
+
+
+def as_int(value: Any, key: str) -> int:
+    """``value`` as an int, or a ConfigError naming ``key`` (``dataset.max_len=abc``)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+    if not number.is_integer():
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    return int(number)
+
+
+def check_seed(value: Any) -> int:
+    """A seed every RNG accepts: an integer in [0, 2**32 - 1]."""
+    seed = as_int(value, "seed")
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"seed must be in [0, 2**32 - 1], got {seed}; e.g. seed=0")
+    return seed
