@@ -29,6 +29,18 @@ def build(node: Any, **kwargs: Any) -> Any:
         raise
 
 
+def call_checked(factory: Any, **kwargs: Any) -> Any:
+    """Call a partial from :func:`build` (``_partial_=True``); an unknown config key is a ConfigError."""
+    try:
+        return factory(**kwargs)
+    except TypeError as error:
+        if "unexpected keyword argument" not in str(error):
+            raise
+        raise ConfigError(
+            f"{error}: remove that key from the config (config keys are constructor arguments)"
+        ) from None
+
+
 def as_int(value: Any, key: str) -> int:
     """``value`` as an int, or a ConfigError naming ``key`` (``dataset.max_len=abc``)."""
     if isinstance(value, bool):

@@ -14,15 +14,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from llmrec.callbacks import RunStamp
-from llmrec.config import as_int, build, check_seed
+from llmrec.config import as_int, build, call_checked, check_seed
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.guards import check_item_text
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
 from llmrec.evaluation import RankingEvaluator, check_cutoffs
 from llmrec.models.base import SequentialRecommender
-from llmrec.resume import find_resume_checkpoint
 from llmrec.results import code_version, write_results
+from llmrec.resume import find_resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     split = LeaveOneOut(data)
     max_len = as_int(cfg.dataset.max_len, "dataset.max_len")
     # A partial, so the split object passes as-is (instantiate would turn a dataclass into a config).
-    datamodule = build(cfg.datamodule, _partial_=True)(split=split, max_len=max_len)
+    datamodule = call_checked(build(cfg.datamodule, _partial_=True), split=split, max_len=max_len)
     model = build_model(cfg, data.num_items, max_len)
     counts = torch.from_numpy(split.train_item_counts()).float()
     model.bind_data(counts, check_item_text(data.item_text(), data.num_items, list(data.item_fields)))
