@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 LAST = "last.ckpt"
 
 
-def checkpoint_dir(cfg: Any, output_dir: Path) -> Path | None:
+def checkpoint_dir(cfg: Any, output_dir: Path) -> Path:
     node = (cfg.get("callbacks") or {}).get("model_checkpoint")
     return Path(node.dirpath) if node is not None and node.get("dirpath") else output_dir / "checkpoints"
 
@@ -40,8 +40,8 @@ def find_resume_checkpoint(cfg: Any, output_dir: Path, stamp: dict[str, Any]) ->
     """The checkpoint to resume from, or None for a fresh start. Refuses to overwrite an earlier run's
     checkpoints without ``resume=true`` and to resume from a checkpoint of another dataset or model."""
     folder = checkpoint_dir(cfg, output_dir)
-    path = folder / LAST if folder is not None else None
-    if path is None or not path.is_file():
+    path = folder / LAST
+    if not path.is_file():
         if cfg.get("resume", False):
             log.warning("resume=true but %s does not exist: starting from scratch", path)
         return None
