@@ -137,6 +137,29 @@ def test_datamaps_missing_an_item_id(tmp_path: Path) -> None:
     expect_error(lambda: run_tiny(tmp_path, *overrides, "dataset.source.original_ids=true"), "not in id2item")
 
 
+ML1M_ERRORS = [
+    ("1::10::5::abc\n", "ratings.dat:1"),  # non-numeric timestamp
+    ("1::10::5\n", "ratings.dat:1"),  # a field missing
+    ("1;10;5;100\n", "UserID::MovieID::Rating::Timestamp"),  # wrong separator
+]
+
+
+@pytest.mark.parametrize(("ratings", "needle"), ML1M_ERRORS)
+def test_bad_movielens_ratings(ratings: str, needle: str, tmp_path: Path) -> None:
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    (folder / "ratings.dat").write_text(ratings, encoding="latin-1")
+    overrides = ["dataset=ml1m", f"dataset.root={folder}", "dataset.max_len=5", "model=popularity"]
+    expect_error(lambda: run_tiny(tmp_path, *overrides), needle)
+
+
+def test_item_text_table_with_wrong_columns(tmp_path: Path) -> None:
+    overrides = processed(tmp_path, good_sequences())
+    (tmp_path / "data" / "items.tsv").write_text("id\tname\n1\tx\n", encoding="utf-8")
+    extra = "dataset.source.item_text_file=items.tsv"
+    expect_error(lambda: run_tiny(tmp_path, *overrides, extra), "missing column(s)", "item_id_column")
+
+
 def test_truncated_gzip(tmp_path: Path) -> None:
     whole = gz([review(f"u{u}", f"i{(u + j) % 6}", j) for u in range(10) for j in range(6)])
     expect_error(lambda: run_tiny(tmp_path, *amazon(tmp_path, whole[: len(whole) // 2])), "truncated")
@@ -274,6 +297,12 @@ def test_truncated_checkpoint(tmp_path: Path, finished_run: Path) -> None:
 def test_checkpoint_left_by_an_earlier_run_needs_resume(tmp_path: Path, finished_run: Path) -> None:
     _reuse(tmp_path, finished_run)
     expect_error(lambda: run_tiny(tmp_path), "earlier run", "resume=true")
+
+
+def test_resuming_a_finished_run_is_refused(tmp_path: Path, finished_run: Path) -> None:
+    _reuse(tmp_path, finished_run)
+    (tmp_path / "out" / "results.json").write_text((finished_run / "results.json").read_text())
+    expect_error(lambda: run_tiny(tmp_path, "resume=true"), "already finished", "hydra.run.dir")
 
 
 # --- a handful of real command lines -----------------------------------------------------------------

@@ -39,6 +39,11 @@ def read_stamp(path: Path) -> dict[str, Any]:
 def find_resume_checkpoint(cfg: Any, output_dir: Path, stamp: dict[str, Any]) -> str | None:
     """The checkpoint to resume from, or None for a fresh start. Refuses to overwrite an earlier run's
     checkpoints without ``resume=true`` and to resume from a checkpoint of another dataset or model."""
+    if cfg.get("resume", False) and (output_dir / "results.json").is_file():
+        raise ConfigError(
+            f"the run in {output_dir} already finished (results.json); nothing to resume. Choose another "
+            f"hydra.run.dir for a new run"
+        )
     folder = checkpoint_dir(cfg, output_dir)
     path = folder / LAST
     if not path.is_file():
