@@ -54,6 +54,25 @@ def as_int(value: Any, key: str) -> int:
     return int(number)
 
 
+_TRAINER_INTS = ("max_epochs", "min_epochs", "check_val_every_n_epoch", "log_every_n_steps")
+_TRAINER_NUMBERS = (
+    "gradient_clip_val",
+    "limit_train_batches",
+    "limit_val_batches",
+    "accumulate_grad_batches",
+)
+
+
+def check_trainer(node: Any) -> None:
+    """Types Lightning only asserts deep inside its loops: ``trainer.max_epochs=abc`` fails here."""
+    for key in (*_TRAINER_INTS, *_TRAINER_NUMBERS):
+        value = node.get(key)
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and (not numeric or (key in _TRAINER_INTS and not isinstance(value, int))):
+            kind = "an integer" if key in _TRAINER_INTS else "a number"
+            raise ConfigError(f"trainer.{key} must be {kind} or null, got {value!r}")
+
+
 def check_seed(value: Any) -> int:
     """A seed every RNG accepts: an integer in [0, 2**32 - 1]."""
     seed = as_int(value, "seed")

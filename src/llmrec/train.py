@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from llmrec.callbacks import RunStamp
-from llmrec.config import as_int, build, call_checked, check_seed
+from llmrec.config import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.guards import check_item_text
 from llmrec.data.split import LeaveOneOut
@@ -57,7 +57,8 @@ def _load_best(model: SequentialRecommender, trainer: pl.Trainer) -> str | None:
 def _check_monitor(cfg: DictConfig, ks: list[int]) -> None:
     monitor = str(cfg.eval.monitor)
     name = monitor.split("/", 1)[-1]
-    if not monitor.startswith("val/") or int(name.rsplit("_", 1)[-1]) not in ks:
+    cutoff = name.rsplit("_", 1)[-1]
+    if not monitor.startswith("val/") or not cutoff.isdigit() or int(cutoff) not in ks:
         raise ConfigError(f"eval.monitor={monitor} is not a validation metric computed with eval.ks={ks}")
 
 
@@ -66,7 +67,8 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     cfg.paths.output_dir = str(output_dir)
     check_seed(cfg.seed)
-    ks = check_cutoffs(list(cfg.eval.ks))
+    check_trainer(cfg.trainer)
+    ks = check_cutoffs(list(cfg.eval.ks) if OmegaConf.is_list(cfg.eval.ks) else [cfg.eval.ks])
     _check_monitor(cfg, ks)
     source = build(cfg.dataset.source)
     cache_dir = Path(cfg.paths.cache_dir) / "datasets" if cfg.dataset.get("cache", True) else None

@@ -113,7 +113,7 @@ class SequenceDataModule(pl.LightningDataModule):
             "batch_size": batch_size,
             "eval_batch_size": eval_batch_size,
         }.items():
-            if value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{key} must be a positive integer, got {value}")
         self.split = split
         self.max_len = max_len

@@ -19,7 +19,7 @@ def check_sizes(sizes: dict[str, int], rates: dict[str, float]) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"model.{name} must be a positive integer, got {value!r}")
     for name, value in rates.items():
-        if not 0.0 <= float(value) < 1.0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
             raise ConfigError(f"model.{name} must be in [0, 1), got {value!r}")
 
 
