@@ -33,3 +33,15 @@ def write_sequences(path: Path, sequences: dict[str, list[int]]) -> Path:
     """A processed ``Name.txt``: ``user item item ...`` a line."""
     path.write_text("".join(f"{u} {' '.join(map(str, s))}\n" for u, s in sequences.items()), encoding="utf-8")
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "bad_input: a case of the bad-input campaign (counted at the end)")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])]
+    cases = [r for r in reports if r.when == "call" and "bad_input" in r.keywords]
+    if cases:
+        handled = sum(r.passed for r in cases)
+        terminalreporter.write_line(f"bad-input cases: {len(cases)} tried, {handled} handled")

@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from llmrec.config import check_seed
 from llmrec.errors import LlmrecError
 from llmrec.report import format_run_table
 from llmrec.sweeps import clear_failure, finished_results, monitored_value, record_failure
@@ -35,8 +36,8 @@ def main(cfg: DictConfig) -> float | None:
     if done is not None:
         print(f"skip_done: {output_dir / 'results.json'} exists, job skipped")
         return monitored_value(done, str(cfg.eval.monitor))
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     try:
+        pl.seed_everything(check_seed(cfg.seed), workers=True, verbose=False)
         results = run(cfg, output_dir)
     except LlmrecError as error:
         message = str(error)

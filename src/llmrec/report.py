@@ -50,18 +50,47 @@ def format_run_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise LlmrecError(f"{path} is not valid JSON ({error}); delete it and re-run that job") from None
+    if not isinstance(value, dict):
+        raise LlmrecError(f"{path} is not a JSON object; delete it and re-run that job")
+    return value
+
+
+def _check_result(result: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A results.json with what the report reads, else one error naming the file (never a KeyError)."""
+    ok = isinstance(result.get("model"), str) and isinstance(result.get("dataset"), str)
+    metrics, timings = result.get("metrics"), result.get("timings")
+    ok = ok and isinstance(metrics, dict) and isinstance(metrics.get("test"), dict)
+    ok = ok and isinstance(timings, dict) and isinstance(timings.get("fit_seconds"), (int, float))
+    if not ok:
+        raise LlmrecError(
+            f"{path} lacks model, dataset, metrics.test or timings.fit_seconds (not a llmrec results.json?); "
+            f"delete it and re-run that job"
+        )
+    return result
+
+
+def check_metrics(runs: list[dict[str, Any]], metrics: Sequence[str]) -> None:
+    """Every requested metric exists in some run: a misspelt --metrics name must not print NaN."""
+    known = {name for r in runs for name in r["metrics"]["test"]}
+    unknown = [m for m in metrics if m not in known]
+    if runs and unknown:
+        raise LlmrecError(f"unknown metric(s) {unknown} for --metrics; available: {sorted(known)}")
+
+
 def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(finished runs, failed jobs) found below ``directory``."""
     if not directory.is_dir():
         raise LlmrecError(f"{directory} is not a folder; give the output folder of a run or a multirun")
     runs, failed = [], []
     for path in sorted(directory.rglob("results.json")):
-        try:
-            runs.append(json.loads(path.read_text(encoding="utf-8")) | {"path": str(path.parent)})
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise LlmrecError(f"{path} is not valid JSON ({error}); delete it and re-run that job") from None
+        runs.append(_check_result(_read_json(path), path) | {"path": str(path.parent)})
     for path in sorted(directory.rglob("failed.json")):
-        failed.append(json.loads(path.read_text(encoding="utf-8")) | {"path": str(path.parent)})
+        failed.append(_read_json(path) | {"path": str(path.parent)})
     if not runs and not failed:
         raise LlmrecError(
             f"no results.json below {directory}; run `python -m llmrec` first, then report its folder"
@@ -177,6 +206,7 @@ def write_report(
     """Write report.md/.csv/.png (+ efficiency, speed plot, significance vs ``baseline``); returns the
     Markdown."""
     runs, failed = collect(directory)
+    check_metrics(runs, metrics)
     rows = summarize(runs, metrics)
     markdown = to_markdown(rows, metrics) if rows else "No finished runs.\n"
     if rows:

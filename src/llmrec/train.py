@@ -13,13 +13,16 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from llmrec.config import build
+from llmrec.callbacks import RunStamp
+from llmrec.config import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.data.cache import load_sequence_data
+from llmrec.data.guards import check_item_text
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
 from llmrec.evaluation import RankingEvaluator, check_cutoffs
 from llmrec.models.base import SequentialRecommender
 from llmrec.results import code_version, write_results
+from llmrec.resume import find_resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,8 @@ def _load_best(model: SequentialRecommender, trainer: pl.Trainer) -> str | None:
 def _check_monitor(cfg: DictConfig, ks: list[int]) -> None:
     monitor = str(cfg.eval.monitor)
     name = monitor.split("/", 1)[-1]
-    if not monitor.startswith("val/") or int(name.rsplit("_", 1)[-1]) not in ks:
+    cutoff = name.rsplit("_", 1)[-1]
+    if not monitor.startswith("val/") or not cutoff.isdigit() or int(cutoff) not in ks:
         raise ConfigError(f"eval.monitor={monitor} is not a validation metric computed with eval.ks={ks}")
 
 
@@ -62,30 +66,35 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     """Fit and evaluate one model on one dataset; returns (and writes) the results."""
     started = time.perf_counter()
     cfg.paths.output_dir = str(output_dir)
-    ks = check_cutoffs(list(cfg.eval.ks))
+    check_seed(cfg.seed)
+    check_trainer(cfg.trainer)
+    ks = check_cutoffs(list(cfg.eval.ks) if OmegaConf.is_list(cfg.eval.ks) else [cfg.eval.ks])
     _check_monitor(cfg, ks)
     source = build(cfg.dataset.source)
     cache_dir = Path(cfg.paths.cache_dir) / "datasets" if cfg.dataset.get("cache", True) else None
-    data, fingerprint = load_sequence_data(source, int(cfg.dataset.k_core), cache_dir)
+    data, fingerprint = load_sequence_data(source, as_int(cfg.dataset.k_core, "dataset.k_core"), cache_dir)
     split = LeaveOneOut(data)
-    max_len = int(cfg.dataset.max_len)
+    max_len = as_int(cfg.dataset.max_len, "dataset.max_len")
     # A partial, so the split object passes as-is (instantiate would turn a dataclass into a config).
-    datamodule = build(cfg.datamodule, _partial_=True)(split=split, max_len=max_len)
+    datamodule = call_checked(build(cfg.datamodule, _partial_=True), split=split, max_len=max_len)
     model = build_model(cfg, data.num_items, max_len)
     counts = torch.from_numpy(split.train_item_counts()).float()
-    model.bind_data(counts, data.item_text())
+    model.bind_data(counts, check_item_text(data.item_text(), data.num_items, list(data.item_fields)))
     model.evaluator = RankingEvaluator(ks, counts, data.num_users)
 
+    stamp = {"dataset": fingerprint, "model": str(cfg.model._target_), "num_items": data.num_items}
+    resume_from = find_resume_checkpoint(cfg, output_dir, stamp) if model.requires_training else None
     trainer: pl.Trainer = build(
         cfg.trainer,
-        callbacks=_callbacks(cfg) if model.requires_training else [],
+        callbacks=[*_callbacks(cfg), RunStamp(stamp)] if model.requires_training else [],
+        **({"deterministic": True} if cfg.get("deterministic", False) else {}),
         logger=_loggers(cfg) or False,
         default_root_dir=str(output_dir),
         enable_checkpointing=model.requires_training,
     )
     fit_start = time.perf_counter()
     if model.requires_training:
-        trainer.fit(model, datamodule=datamodule)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     fit_seconds = time.perf_counter() - fit_start
     best = _load_best(model, trainer) if model.requires_training else None
 

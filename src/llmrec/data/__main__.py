@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
-from hydra.errors import InstantiationException
+from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
 
 from llmrec.data.cache import load_sequence_data, write_stats
@@ -28,8 +28,12 @@ def compose_dataset(name: str, overrides: list[str]) -> Any:
     if not (CONF_DIR / "dataset" / f"{name}.yaml").is_file():
         known = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
         raise LlmrecError(f"no dataset config '{name}' in {CONF_DIR / 'dataset'}; known: {known}")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=[f"dataset={name}", *overrides])
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose("config", overrides=[f"dataset={name}", *overrides])
+    except HydraException as error:  # a misspelt key or a bad override: one line, not a traceback
+        message = " ".join(str(error).split())
+        raise LlmrecError(f"{message}; check the overrides (e.g. dataset.root=DIR)") from None
 
 
 def stats(name: str, overrides: list[str], as_json: bool) -> str:

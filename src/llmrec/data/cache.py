@@ -21,6 +21,7 @@ import numpy as np
 from llmrec.data.interactions import Interactions, SequenceData
 from llmrec.data.preprocess import build_sequence_data
 from llmrec.data.stats import dataset_stats
+from llmrec.errors import DataError
 from llmrec.io import publish_dir_atomic, sha256_file, sha256_json, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,12 @@ class Source(Protocol):
 
 def cache_key(source: Source, k_core: int) -> str:
     settings = {k: v for k, v in dataclasses.asdict(source).items() if k not in _NOT_KEYED}  # type: ignore[call-overload]
+    missing = [path for path in source.input_files() if not path.is_file()]
+    if missing:
+        raise DataError(
+            f"{missing[0]} is missing (dataset '{source.name}'): put the file there, or point "
+            f"dataset.root=<folder> at the folder that holds it"
+        )
     files = {path.name: sha256_file(path) for path in source.input_files()}
     return sha256_json(
         {

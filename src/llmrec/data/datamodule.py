@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
 from llmrec.data.batch import SeqBatch
+from llmrec.data.guards import check_train_positions
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
 
@@ -112,7 +113,7 @@ class SequenceDataModule(pl.LightningDataModule):
             "batch_size": batch_size,
             "eval_batch_size": eval_batch_size,
         }.items():
-            if value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{key} must be a positive integer, got {value}")
         self.split = split
         self.max_len = max_len
@@ -121,7 +122,9 @@ class SequenceDataModule(pl.LightningDataModule):
         self.mask_history = mask_history
         self.num_workers = num_workers
         self.group_by_length = group_by_length
-        windows, _ = split.train_windows(max_len)
+        positions, users = split.train_window_positions(max_len)
+        check_train_positions(split.data.offsets, positions, users)  # on the windows actually used
+        windows = split.items_at(positions)
         self.train_set = WindowDataset(windows)
         self.val_set = EvalDataset(*split.eval_rows("val", max_len), mask_history=mask_history)
         self.test_set = EvalDataset(*split.eval_rows("test", max_len), mask_history=mask_history)

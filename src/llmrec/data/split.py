@@ -40,9 +40,10 @@ class LeaveOneOut:
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return self.data.offsets[:-1], self.data.offsets[1:]
 
-    def train_windows(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
-        """Windows of ``max_len + 1`` items tiling each training part from its end, overlapping by one item,
-        so every training position is a target exactly once. Returns (windows, user of each window)."""
+    def train_window_positions(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """Windows of ``max_len + 1`` positions (indices into ``data.items``, -1 = padding) tiling each
+        training part from its end, overlapping by one item, so every training position is a target
+        exactly once. Returns (positions, user of each window)."""
         starts, ends = self._bounds()
         train_end = ends - 2
         # Number of windows per user: each covers max_len new targets; a part of n items has n-1 targets.
@@ -52,8 +53,17 @@ class LeaveOneOut:
         first = np.repeat(np.cumsum(counts) - counts, counts)
         step = np.arange(users.size) - first  # 0 for the window ending at the training part's end
         window_ends = train_end[users] - step * max_len
-        windows = gather_windows(self.data.items, starts[users], window_ends, max_len + 1)
-        return windows, users
+        index = window_ends[:, None] - (max_len + 1) + np.arange(max_len + 1)[None, :]
+        return np.where(index >= starts[users][:, None], index, -1), users
+
+    def items_at(self, positions: np.ndarray) -> np.ndarray:
+        """Item ids at ``positions`` (-1 = padding, item 0)."""
+        return np.where(positions >= 0, self.data.items[np.clip(positions, 0, None)], 0)
+
+    def train_windows(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """Item ids of :meth:`train_window_positions`: (windows, user of each window)."""
+        positions, users = self.train_window_positions(max_len)
+        return self.items_at(positions), users
 
     def eval_rows(self, stage: str, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For 'val' or 'test': (U, max_len+1) rows whose last column is the target, and the history

@@ -31,7 +31,7 @@ class SequentialRecommender(pl.LightningModule, ABC):
             raise ConfigError(
                 f"max_len must be a positive integer, got {max_len}; set dataset.max_len=50 (say)"
             )
-        if lr <= 0:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
             raise ConfigError(f"model.lr must be positive, got {lr}")
         self.num_items = num_items
         self.max_len = max_len

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
+from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
 from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
@@ -38,7 +39,9 @@ class BERT4Rec(SequentialRecommender):
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         if not 0.0 < mask_prob < 1.0:
-            raise ValueError(f"mask_prob must be in (0, 1), got {mask_prob}")
+            raise ConfigError(f"model.mask_prob must be in (0, 1), got {mask_prob}; e.g. model.mask_prob=0.2")
+        if not 0.0 <= last_item_prob <= 1.0:
+            raise ConfigError(f"model.last_item_prob must be in [0, 1], got {last_item_prob}")
         self.mask_token = num_items + 1
         self.encoder = SequenceEncoder(
             num_items + 2, max_len, hidden, layers, heads, inner, dropout, attn_dropout, causal=False

@@ -10,6 +10,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from llmrec.errors import ConfigError
+
+
+def check_sizes(sizes: dict[str, int], rates: dict[str, float]) -> None:
+    """Positive sizes and dropout rates in [0, 1), named as the config keys ``model.<name>``."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"model.{name} must be a positive integer, got {value!r}")
+    for name, value in rates.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+            raise ConfigError(f"model.{name} must be in [0, 1), got {value!r}")
+
 
 def attention_mask(pad: Tensor, causal: bool) -> Tensor:
     """(B, 1, L, L) boolean mask, True = may attend. ``pad`` is (B, L), True at padding."""
@@ -24,8 +36,11 @@ def attention_mask(pad: Tensor, causal: bool) -> Tensor:
 class SelfAttention(nn.Module):
     def __init__(self, hidden: int, heads: int, dropout: float) -> None:
         super().__init__()
-        if hidden % heads:
-            raise ValueError(f"hidden size {hidden} is not divisible by {heads} heads")
+        if heads <= 0 or hidden % heads:
+            raise ConfigError(
+                f"model.hidden={hidden} must be a multiple of model.heads={heads} (heads > 0); "
+                f"e.g. model.hidden=64 model.heads=2"
+            )
         self.heads = heads
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.out = nn.Linear(hidden, hidden)
@@ -75,6 +90,10 @@ class SequenceEncoder(nn.Module):
         causal: bool,
     ) -> None:
         super().__init__()
+        check_sizes(
+            {"hidden": hidden, "layers": layers, "heads": heads, "inner": inner},
+            {"dropout": dropout, "attn_dropout": attn_dropout},
+        )
         self.item_emb = nn.Embedding(vocab_size, hidden, padding_idx=0)
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.norm = nn.LayerNorm(hidden, eps=1e-12)

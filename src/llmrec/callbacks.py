@@ -1,0 +1,92 @@
+"""Training callbacks for reliability: stop on a non-finite loss, carry RNG state across a resume, and
+stamp checkpoints with what they were trained on (so a resume never mixes runs)."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from llmrec.errors import LlmrecError
+
+
+class NonFiniteLossError(LlmrecError):
+    """The training loss became NaN or inf; the run stops before the bad step changes the weights."""
+
+
+def _last_checkpoint(trainer: pl.Trainer) -> str | None:
+    for callback in trainer.checkpoint_callbacks:
+        path = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
+        if path and Path(path).is_file():
+            return str(path)
+    return None
+
+
+class FiniteLossGuard(pl.Callback):
+    """Raises :class:`NonFiniteLossError` before backward when the loss is NaN or inf, so the weights of
+    the last good step and the checkpoints already on disk are kept."""
+
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor) -> None:
+        value = float(loss.detach().float().cpu())
+        if math.isfinite(value):
+            return
+        last = _last_checkpoint(trainer)
+        kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+        raise NonFiniteLossError(
+            f"training loss is {value} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
+            f"the run stopped and {kept}. Lower model.lr or set trainer.gradient_clip_val=1.0"
+        )
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG the training uses, as types ``torch.load(weights_only=True)`` accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class RngState(pl.Callback):
+    """Saves the RNG states in every checkpoint (written after validation, when the next draw is the next
+    epoch's batch order) and restores them as soon as Lightning restores the callbacks on resume, before
+    it builds the training iterator (its sanity check runs in ``isolate_rng``), so a resumed run samples
+    the same batches and dropout masks as an uninterrupted one."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": rng_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "rng" in state_dict:
+            set_rng_state(state_dict["rng"])
+
+
+class RunStamp(pl.Callback):
+    """Writes ``stamp`` (dataset fingerprint, model, sizes) into every checkpoint under ``llmrec``."""
+
+    def __init__(self, stamp: dict[str, Any]) -> None:
+        self.stamp = stamp
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint["llmrec"] = dict(self.stamp)

@@ -1,0 +1,41 @@
+"""Checkpoint writing that a kill can never leave half-done: temp file in the same folder, fsync, rename.
+
+Lightning's own ``_atomic_save`` writes through an fsspec transaction whose temp file lives in the system
+temp folder; when that is another filesystem (tmpfs), the final move is a copy, and a kill during it
+leaves a truncated ``last.ckpt``. This plugin keeps the rename on one filesystem.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+
+def save_atomic(checkpoint: dict[str, Any], path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getbuffer())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """:class:`TorchCheckpointIO` (local files only) with :func:`save_atomic`; loading is unchanged
+    (``weights_only`` is passed by ``trainer.fit(..., weights_only=True)``)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        save_atomic(checkpoint, Path(path))

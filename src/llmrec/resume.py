@@ -1,0 +1,67 @@
+"""Resuming an interrupted run from ``<output dir>/checkpoints/last.ckpt``.
+
+Resume needs a stable output folder: give ``hydra.run.dir=<folder>`` on the first run and again with
+``resume=true``. Only that run's own ``last.ckpt`` is ever loaded, always with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from llmrec.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+LAST = "last.ckpt"
+
+
+def checkpoint_dir(cfg: Any, output_dir: Path) -> Path:
+    node = (cfg.get("callbacks") or {}).get("model_checkpoint")
+    return Path(node.dirpath) if node is not None and node.get("dirpath") else output_dir / "checkpoints"
+
+
+def read_stamp(path: Path) -> dict[str, Any]:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated or foreign file: any unpickling error means "unusable"
+        raise ConfigError(
+            f"{path} cannot be read ({type(error).__name__}); delete it to restart the run from scratch"
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(f"{path} is not a llmrec checkpoint; delete it or use another hydra.run.dir")
+    return checkpoint.get("llmrec") or {}
+
+
+def find_resume_checkpoint(cfg: Any, output_dir: Path, stamp: dict[str, Any]) -> str | None:
+    """The checkpoint to resume from, or None for a fresh start. Refuses to overwrite an earlier run's
+    checkpoints without ``resume=true`` and to resume from a checkpoint of another dataset or model."""
+    if cfg.get("resume", False) and (output_dir / "results.json").is_file():
+        raise ConfigError(
+            f"the run in {output_dir} already finished (results.json); nothing to resume. Choose another "
+            f"hydra.run.dir for a new run"
+        )
+    folder = checkpoint_dir(cfg, output_dir)
+    path = folder / LAST
+    if not path.is_file():
+        if cfg.get("resume", False):
+            log.warning("resume=true but %s does not exist: starting from scratch", path)
+        return None
+    if not cfg.get("resume", False):
+        raise ConfigError(
+            f"{path} exists from an earlier run in this folder; add resume=true to continue it, or choose "
+            f"another hydra.run.dir"
+        )
+    found = read_stamp(path)
+    diff = {k: (found.get(k), v) for k, v in stamp.items() if found.get(k) != v}
+    if diff:
+        detail = "; ".join(f"{k}: checkpoint {a!r} vs this run {b!r}" for k, (a, b) in diff.items())
+        raise ConfigError(
+            f"{path} was written by another run ({detail}); resume with the same dataset and model, or "
+            f"choose another hydra.run.dir"
+        )
+    log.info("resuming from %s", path)
+    return str(path)
