@@ -25,10 +25,10 @@ def test_failing_job_is_recorded_and_skip_done_resumes(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     (failed,) = sweep.rglob("failed.json")
     record = json.loads(failed.read_text())
-    assert record["status"] == "failed" and "not divisible by 3 heads" in record["traceback"]
+    assert record["status"] == "failed" and "must be a multiple of model.heads=3" in record["error"]
     assert record["type"] and record["error"]
     (done,) = sweep.rglob("results.json")
-    assert "not divisible" in (sweep / "report.md").read_text()
+    assert "must be a multiple of model.heads=3" in (sweep / "report.md").read_text()
     stamp = done.stat().st_mtime_ns
     rerun = llmrec(*args, "skip_done=true", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]

@@ -206,6 +206,7 @@ def write_report(
     """Write report.md/.csv/.png (+ efficiency, speed plot, significance vs ``baseline``); returns the
     Markdown."""
     runs, failed = collect(directory)
+    metrics = [m for m in metrics if m not in DEFAULT_METRICS or any(m in r["metrics"]["test"] for r in runs)]
     check_metrics(runs, metrics)
     rows = summarize(runs, metrics)
     markdown = to_markdown(rows, metrics) if rows else "No finished runs.\n"
