@@ -22,6 +22,7 @@ optional ``reduce_to`` (PCA) mirrors the paper's dimensionality-reduction experi
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import numpy as np
@@ -42,11 +43,12 @@ def item_ages(mask: Tensor) -> Tensor:
     return torch.where(mask, after - 1, -1)
 
 
-class RecencyWeightedMean:
+class RecencyWeightedMean(ABC):
     """Weighted mean of a history's item vectors; subclasses give the weight of an item from its age."""
 
+    @abstractmethod
     def weights(self, age: Tensor, count: Tensor) -> Tensor:  # (B, L) ages, (B, 1) history lengths
-        raise NotImplementedError
+        """Unnormalised weight of each item from its age (0 = most recent)."""
 
     def __call__(self, vectors: Tensor, mask: Tensor) -> Tensor:
         age = item_ages(mask).to(vectors.dtype)  # (B, L)
