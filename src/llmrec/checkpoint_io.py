@@ -8,29 +8,19 @@ leaves a truncated ``last.ckpt``. This plugin keeps the rename on one filesystem
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from llmrec.io import write_bytes_atomic
+
 
 def save_atomic(checkpoint: dict[str, Any], path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getbuffer())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, buffer.getbuffer())
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -24,18 +24,23 @@ def sha256_json(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def write_json_atomic(path: Path, value: Any, indent: int | None = 2) -> None:
+def write_bytes_atomic(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to a temp file in the same folder, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, indent=indent, default=str)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, value: Any, indent: int | None = 2) -> None:
+    write_bytes_atomic(path, json.dumps(value, indent=indent, default=str).encode("utf-8"))
 
 
 def publish_dir_atomic(tmp_dir: Path, final_dir: Path) -> None:
