@@ -2,7 +2,8 @@
 Representations from Transformer", CIKM 2019.
 
 Departures from the paper:
-- The output layer is the item embedding table (tied) plus a bias, without the extra projection.
+- The output layer is the paper's: a projection with GELU and layer norm (as in BERT's masked-LM head),
+  then the item embedding table (tied) plus a bias.
 - Besides random cloze masking, a share of windows (``last_item_prob``) masks only the last item, the
   task seen at evaluation; every window has at least one masked position.
 """
@@ -46,6 +47,7 @@ class BERT4Rec(SequentialRecommender):
         self.encoder = SequenceEncoder(
             num_items + 2, max_len, hidden, layers, heads, inner, dropout, attn_dropout, causal=False
         )
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=1e-12))
         self.bias = nn.Parameter(torch.zeros(num_items + 1))
         self.mask_prob = mask_prob
         self.last_item_prob = last_item_prob
@@ -62,7 +64,7 @@ class BERT4Rec(SequentialRecommender):
 
     def forward(self, item_seq: Tensor) -> Tensor:
         mask = torch.full_like(item_seq[:, :1], self.mask_token)
-        h = self.encoder(torch.cat([item_seq, mask], dim=1))[:, -1]  # (B, D); keeps the last max_len
+        h = self.head(self.encoder(torch.cat([item_seq, mask], dim=1))[:, -1])  # (B, D); last max_len
         return h @ self._item_table().T + self.bias  # (B, N+1)
 
     def loss(self, batch: SeqBatch) -> Tensor:
@@ -74,5 +76,5 @@ class BERT4Rec(SequentialRecommender):
         last[:, -1] = real[:, -1]
         masked = torch.where(last_only | ~masked.any(dim=1, keepdim=True), last, masked)
         inputs = torch.where(masked, self.mask_token, items)
-        h = self.encoder(inputs)  # (B, L, D)
-        return self.objective(h[masked], items[masked], self._item_table(), self.bias)
+        h = self.head(self.encoder(inputs)[masked])  # (M, D)
+        return self.objective(h, items[masked], self._item_table(), self.bias)
