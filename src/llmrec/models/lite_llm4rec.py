@@ -63,8 +63,11 @@ TRAIN_POSITIONS = ("full", "sample")
 
 def fill_empty_texts(texts: list[str], empty_text: str) -> tuple[list[str], int]:
     """Texts with blank or marker-only entries replaced by ``"item <id>"``; and how many were replaced."""
-    empty = [not text.strip() or text.strip() == empty_text.strip() for text in texts]
-    filled = [f"item {i}" if blank else text for i, (text, blank) in enumerate(zip(texts, empty), start=1)]
+    marker = empty_text.strip()
+    empty = [not text.strip() or text.strip() == marker for text in texts]
+    filled = [
+        f"item {i}" if blank else text for i, (text, blank) in enumerate(zip(texts, empty, strict=True), 1)
+    ]
     return filled, sum(empty)
 
 
@@ -149,7 +152,10 @@ class LiteLLM4Rec(SequentialRecommender):
         inner = self.head_hidden or hidden
         self.projection = nn.Sequential(nn.Dropout(self.dropout), nn.Linear(dim, hidden))
         self.head = nn.Sequential(
-            nn.Linear(hidden, inner), nn.GELU(), nn.Dropout(self.dropout), nn.Linear(inner, self.num_items + 1)
+            nn.Linear(hidden, inner),
+            nn.GELU(),
+            nn.Dropout(self.dropout),
+            nn.Linear(inner, self.num_items + 1),
         )
 
     # --- scoring ----------------------------------------------------------------------------
@@ -169,8 +175,11 @@ class LiteLLM4Rec(SequentialRecommender):
         extra = {}
         if self.takes_positions:
             extra["position_ids"] = (mask.cumsum(1) - 1).clamp(min=0)
-        states = self.rec(inputs_embeds=embeds, attention_mask=mask, **extra).last_hidden_state  # (B, L, H)
-        return states[:, -1]
+        out = self.rec(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True, **extra)
+        states = getattr(out, "last_hidden_state", None)  # encoders, base decoders
+        if states is None:  # a *ForCausalLM wrapper: its last hidden states
+            states = out.hidden_states[-1]
+        return states[:, -1]  # (B, H)
 
     def forward(self, item_seq: Tensor) -> Tensor:
         assert self.head is not None
@@ -191,12 +200,15 @@ class LiteLLM4Rec(SequentialRecommender):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep only the trainable tensors: frozen backbones are rebuilt from their spec on load."""
-        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
+        params = self.named_parameters(remove_duplicate=False)
+        trainable = {name for name, p in params if p.requires_grad}
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
 
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
-        frozen |= {name for name, _ in self.named_buffers()}
+        # tied weights (T5's shared token table) appear under every alias in a state dict
+        params = self.named_parameters(remove_duplicate=False)
+        frozen = {name for name, p in params if not p.requires_grad}
+        frozen |= {name for name, _ in self.named_buffers(remove_duplicate=False)}
         result = super().load_state_dict(state_dict, strict=False, assign=assign)
         missing = [k for k in result.missing_keys if k not in frozen]
         if strict and (missing or result.unexpected_keys):
