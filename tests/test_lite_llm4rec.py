@@ -212,3 +212,24 @@ def test_run_with_sampled_positions_and_a_trainable_item_llm(tmp_path: Path) -> 
     cfg.trainer.max_epochs = 1
     results = run(cfg, tmp_path / "run")
     assert results["status"] == "ok" and 0 <= results["metrics"]["val"]["ndcg_10"] <= 1
+
+
+def test_frozen_minilm_item_llm_matches_sentence_transformers_and_uses_the_disk_cache(tmp_path: Path) -> None:
+    from llmrec.embeddings.encoders import minilm
+    from llmrec.models.layers.llm import minilm_spec
+
+    towers = []
+    for _ in range(2):
+        tower = ItemLLM(minilm_spec(lora=None), pooling="mean", cache_dir=str(tmp_path))
+        tower.bind(TEXTS)
+        tower.load()
+        assert not tower.trainable
+        towers.append(tower)
+    table = towers[0].catalog()[1:]  # (N, 384)
+    reference = torch.from_numpy(minilm().encode(TEXTS))  # mean-pooled and unit-normalised
+    cosine = torch.nn.functional.cosine_similarity(table, reference, dim=1)
+    assert cosine.min() > 0.999
+    entries = list(tmp_path.glob("item-llm-*"))
+    assert len(entries) == 1
+    towers[1].encode_items = None  # a second tower must not encode: it reads the cache entry
+    torch.testing.assert_close(towers[1].catalog(), towers[0].catalog())

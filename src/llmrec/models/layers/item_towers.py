@@ -113,7 +113,9 @@ class ItemTower(nn.Module):
     def vectors(self, ids: Tensor) -> Tensor:
         """(..., D) vectors of ``ids`` (0 = padding -> zeros), from the cached table."""
         table = self.catalog()
-        return table.to(ids.device)[ids]
+        if table.device != ids.device:
+            self.table = table = table.to(ids.device)  # moved once, not per batch
+        return table[ids]
 
 
 class TextEncoderItems(ItemTower):
