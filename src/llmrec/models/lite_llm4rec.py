@@ -17,6 +17,7 @@ part tiled into windows of ``max_len + 1`` items, :meth:`LeaveOneOut.train_windo
 - ``sample``: one such position per window, drawn uniformly afresh each epoch. Per epoch: the number of
   windows, sum over users of ceil((training-part length - 1) / max_len); that is one example per user per
   epoch for every user whose training part fits in one window (length <= max_len + 1).
+On Amazon Beauty (5-core, max_len 50): full = 131,413 examples per epoch, sample = 22,512 (22,363 users).
 
 Departures and choices (the paper leaves these open or has no public code):
 - Item LLM: the embedded default is the frozen MiniLM (all-MiniLM-L6-v2, the shared text encoder and its
