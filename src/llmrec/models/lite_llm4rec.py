@@ -1,0 +1,219 @@
+"""Lite-LLM4Rec: Wang et al., "Rethinking Large Language Model Architectures for Sequential
+Recommendations", arXiv 2402.09543.
+
+A hierarchy of two LLMs and a scoring head, with no beam search and no text decoding:
+- the **Item LLM** turns each item's text into one vector (``layers.item_towers``); vectors are cached per
+  catalog, so inference never runs it;
+- the **Rec LLM** (T5 encoder in the paper; any Hugging Face encoder or decoder here) reads the user's
+  item vectors through a linear projection to its hidden size, as ``inputs_embeds`` with an attention
+  mask (left padding);
+- the **item projection head**, an MLP, maps the user representation to scores over all N+1 items in one
+  pass, trained with full-softmax cross-entropy.
+
+Training examples (``train_positions``), counted on the framework's training windows (each user's training
+part tiled into windows of ``max_len + 1`` items, :meth:`LeaveOneOut.train_window_positions`):
+- ``full`` (full traversal): every position of a window that has at least one item before it is a target,
+  with the items before it as input. Per epoch: sum over users of (training-part length - 1) examples.
+- ``sample``: one such position per window, drawn uniformly afresh each epoch. Per epoch: the number of
+  windows, sum over users of ceil((training-part length - 1) / max_len); that is one example per user per
+  epoch for every user whose training part fits in one window (length <= max_len + 1).
+On Amazon Beauty (5-core, max_len 50): full = 131,413 examples per epoch, sample = 22,512 (22,363 users).
+
+Departures and choices (the paper leaves these open or has no public code):
+- Item LLM: the embedded default is the frozen MiniLM (all-MiniLM-L6-v2, the shared text encoder and its
+  on-disk cache) instead of a T5/LLaMA item encoder; ``ItemLLM`` takes any Hugging Face backbone, pooling
+  ``mean`` (default), ``first`` or ``last`` token over real tokens, item text cut to ``max_tokens``.
+- A trainable Item LLM (LoRA or top layers) re-encodes only the distinct items of each training batch with
+  gradients; the catalog table used for ranking is refreshed once per training epoch (before the epoch's
+  validation), never per step.
+- Items with empty text (blank, or the dataset's ``empty_text`` marker) are encoded from the placeholder
+  ``"item <id>"`` so they stay distinct; how many is logged and kept in ``empty_items``.
+- Rec LLM: a tiny random T5 encoder by default, fully trained (the paper fine-tunes its T5); LoRA by
+  config. Its token embedding table is unused (inputs are item vectors) and frozen. The user
+  representation is the Rec LLM's last hidden state at the last position (the most recent item); a
+  backbone that takes ``position_ids`` gets positions counted from the first real item, so left padding
+  never changes a score (T5's relative positions need none).
+- Each training example is its own left-padded prefix (no causal-mask trick), so a bidirectional encoder
+  never sees the item it predicts; full traversal costs one Rec-LLM row per target.
+- Head: Linear(H, head_hidden) -> GELU -> dropout -> Linear(head_hidden, N+1); padding column masked to
+  -inf. Projection: one Linear(item_dim, H) with dropout on the item vectors.
+- Checkpoints keep the trainable tensors only; frozen backbones are rebuilt from their spec.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from llmrec.data.batch import SeqBatch
+from llmrec.data.datamodule import trim_left_padding
+from llmrec.errors import ConfigError
+from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.item_towers import ItemLLM, ItemTower
+from llmrec.models.layers.llm import LLMSpec
+
+log = logging.getLogger(__name__)
+
+TRAIN_POSITIONS = ("full", "sample")
+
+
+def fill_empty_texts(texts: list[str], empty_text: str) -> tuple[list[str], int]:
+    """Texts with blank or marker-only entries replaced by ``"item <id>"``; and how many were replaced."""
+    marker = empty_text.strip()
+    empty = [not text.strip() or text.strip() == marker for text in texts]
+    filled = [
+        f"item {i}" if blank else text for i, (text, blank) in enumerate(zip(texts, empty, strict=True), 1)
+    ]
+    return filled, sum(empty)
+
+
+def training_examples(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
+    """Prefixes (E, L) left-padded, and their targets (E,), from windows ``items`` (B, L+1)."""
+    inputs, targets = items[:, :-1], items[:, 1:]  # (B, L) each
+    valid = (inputs != 0) & (targets != 0)  # a position with an item before it and a target
+    if mode == "sample":
+        pick = torch.multinomial(valid.float() + 1e-12 * (~valid.any(1, keepdim=True)), 1)  # (B, 1)
+        chosen = torch.zeros_like(valid).scatter_(1, pick, True) & valid
+    else:
+        chosen = valid
+    rows, ends = chosen.nonzero(as_tuple=True)  # (E,) each: example = inputs[row, : end + 1]
+    width = inputs.shape[1]
+    shift = (width - 1 - ends)[:, None]  # move each prefix to the right edge
+    column = torch.arange(width, device=items.device)[None, :] - shift  # (E, L)
+    prefixes = torch.where(column >= 0, inputs[rows[:, None], column.clamp(min=0)], 0)
+    return trim_left_padding(prefixes), targets[rows, ends]
+
+
+class LiteLLM4Rec(SequentialRecommender):
+    def __init__(
+        self,
+        num_items: int,
+        max_len: int,
+        item_llm: ItemTower,
+        rec_llm: LLMSpec,
+        item_dim: int | None = None,
+        head_hidden: int | None = None,
+        dropout: float = 0.1,
+        train_positions: str = "full",
+        empty_text: str = "[no text]",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(num_items, max_len, lr, weight_decay)
+        if train_positions not in TRAIN_POSITIONS:
+            raise ConfigError(
+                f"model.train_positions={train_positions!r} is not one of {TRAIN_POSITIONS} "
+                "(full traversal of every position, or one sampled position per window)"
+            )
+        if item_dim is not None and item_dim <= 0:
+            raise ConfigError(f"model.item_dim must be a positive integer or null, got {item_dim}")
+        if head_hidden is not None and head_hidden <= 0:
+            raise ConfigError(f"model.head_hidden must be a positive integer or null, got {head_hidden}")
+        self.item_llm, self.rec_spec = item_llm, rec_llm
+        self.item_dim, self.head_hidden, self.dropout = item_dim, head_hidden, dropout
+        self.train_positions, self.empty_text = train_positions, empty_text
+        self.empty_items = 0
+        self.rec: Any = None
+        self.projection: nn.Module | None = None
+        self.head: nn.Module | None = None
+        self.takes_positions = False
+
+    # --- setup ------------------------------------------------------------------------------
+    def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
+        texts, self.empty_items = fill_empty_texts(list(item_text), self.empty_text)
+        if self.empty_items:
+            log.warning(
+                "Lite-LLM4Rec: %d of %d items have empty text; each is encoded from 'item <id>'",
+                self.empty_items,
+                len(texts),
+            )
+        self.item_llm.bind(texts)
+
+    def configure_model(self) -> None:
+        if self.rec is not None:
+            return
+        if not self.item_llm.texts:
+            raise RuntimeError("call bind_data(item_counts, item_text) before configure_model()")
+        self.item_llm.load()
+        dim = self.item_llm.dim
+        if self.item_dim is not None and dim != self.item_dim:
+            raise ConfigError(
+                f"the Item LLM gives {dim}-d item vectors but model.item_dim={self.item_dim}: set "
+                f"model.item_dim={dim} (or null to take it from the Item LLM)"
+            )
+        self.rec = self.rec_spec.load({"vocab_size": 8})  # inputs are item vectors: a token table is unused
+        self.rec.get_input_embeddings().requires_grad_(False)
+        self.takes_positions = "position_ids" in inspect.signature(self.rec.forward).parameters
+        hidden = int(self.rec.config.hidden_size)
+        inner = self.head_hidden or hidden
+        self.projection = nn.Sequential(nn.Dropout(self.dropout), nn.Linear(dim, hidden))
+        self.head = nn.Sequential(
+            nn.Linear(hidden, inner),
+            nn.GELU(),
+            nn.Dropout(self.dropout),
+            nn.Linear(inner, self.num_items + 1),
+        )
+
+    # --- scoring ----------------------------------------------------------------------------
+    def _item_vectors(self, item_seq: Tensor) -> Tensor:
+        if self.training and self.item_llm.trainable:
+            assert isinstance(self.item_llm, ItemLLM)
+            self.item_llm.stale = True  # weights change this step: refresh the catalog before ranking
+            return self.item_llm.batch_vectors(item_seq)  # (B, L, D) with gradients
+        return self.item_llm.vectors(item_seq)  # (B, L, D) from the cache
+
+    def user_states(self, item_seq: Tensor) -> Tensor:
+        """(B, H) Rec-LLM state at the last position of each left-padded sequence (B, L)."""
+        if self.rec is None or self.projection is None:
+            raise RuntimeError("call bind_data(...) and configure_model() before scoring")
+        mask = (item_seq != 0).long()  # (B, L)
+        embeds = self.projection(self._item_vectors(item_seq))  # (B, L, H)
+        extra = {}
+        if self.takes_positions:
+            extra["position_ids"] = (mask.cumsum(1) - 1).clamp(min=0)
+        out = self.rec(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True, **extra)
+        states = getattr(out, "last_hidden_state", None)  # encoders, base decoders
+        if states is None:  # a *ForCausalLM wrapper: its last hidden states
+            states = out.hidden_states[-1]
+        return states[:, -1]  # (B, H)
+
+    def forward(self, item_seq: Tensor) -> Tensor:
+        assert self.head is not None
+        scores = self.head(self.user_states(item_seq))  # (B, N+1)
+        scores[:, 0] = float("-inf")
+        return scores
+
+    def loss(self, batch: SeqBatch) -> Tensor:
+        prefixes, targets = training_examples(batch.items, self.train_positions)  # (E, L), (E,)
+        if targets.numel() == 0:
+            raise ConfigError("no training window has two items; check dataset.max_len and the data")
+        return F.cross_entropy(self(prefixes), targets)
+
+    # --- cache refresh and checkpoints -------------------------------------------------------
+    def on_train_epoch_end(self) -> None:
+        if self.item_llm.trainable:
+            self.item_llm.catalog()  # refreshed only if training changed the Item LLM since the last pass
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep only the trainable tensors: frozen backbones are rebuilt from their spec on load."""
+        params = self.named_parameters(remove_duplicate=False)
+        trainable = {name for name, p in params if p.requires_grad}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        # tied weights (T5's shared token table) appear under every alias in a state dict
+        params = self.named_parameters(remove_duplicate=False)
+        frozen = {name for name, p in params if not p.requires_grad}
+        frozen |= {name for name, _ in self.named_buffers(remove_duplicate=False)}
+        result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        missing = [k for k in result.missing_keys if k not in frozen]
+        if strict and (missing or result.unexpected_keys):
+            raise RuntimeError(f"checkpoint mismatch: missing {missing}, unexpected {result.unexpected_keys}")
+        if any(key.startswith("item_llm.") for key in state_dict):
+            self.item_llm.stale = True  # the Item LLM's weights changed: re-encode before ranking
+        return result

@@ -1,0 +1,235 @@
+"""Lite-LLM4Rec: item cache and its counters, one-pass scoring, training-example counts, bad input, e2e."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from llmrec.data.batch import SeqBatch
+from llmrec.data.cache import load_sequence_data
+from llmrec.data.split import LeaveOneOut
+from llmrec.data.synthetic import SyntheticSource
+from llmrec.errors import ConfigError
+from llmrec.models.layers.item_towers import POOLINGS, ItemLLM, TextEncoderItems
+from llmrec.models.lite_llm4rec import LiteLLM4Rec, fill_empty_texts, training_examples
+from llmrec.train import build_model, run
+from tests.conftest import compose_config
+from tests.test_app import llmrec
+
+NUM_ITEMS, MAX_LEN = 12, 6
+TEXTS = [f"item {i} of topic {i % 3}" for i in range(1, NUM_ITEMS + 1)]
+
+
+def make(tmp_path: Path, model: str = "lite_llm4rec", *overrides: str) -> LiteLLM4Rec:
+    torch.manual_seed(0)
+    cfg = compose_config([f"model={model}", "encoder=hashing", *overrides], tmp_path)
+    net = build_model(cfg, NUM_ITEMS, MAX_LEN)
+    assert isinstance(net, LiteLLM4Rec)
+    net.bind_data(torch.ones(NUM_ITEMS + 1), TEXTS)
+    net.configure_model()
+    return net
+
+
+# --- training examples ------------------------------------------------------------------------
+def test_full_traversal_makes_every_prefix_and_its_next_item() -> None:
+    windows = torch.tensor([[0, 0, 4, 5, 6], [1, 2, 3, 4, 5]])  # (B, L+1)
+    prefixes, targets = training_examples(windows, "full")
+    got = sorted((tuple(p[p != 0].tolist()), int(t)) for p, t in zip(prefixes, targets, strict=True))
+    expected = [((4,), 5), ((4, 5), 6), ((1,), 2), ((1, 2), 3), ((1, 2, 3), 4), ((1, 2, 3, 4), 5)]
+    assert got == sorted(expected)
+    assert (prefixes[:, -1] != 0).all()  # left padded: the last column is the most recent item
+
+
+def test_sampling_takes_one_valid_position_per_window() -> None:
+    windows = torch.tensor([[0, 0, 4, 5, 6], [1, 2, 3, 4, 5], [0, 0, 0, 0, 7]])  # last: no target
+    for seed in range(20):
+        torch.manual_seed(seed)
+        prefixes, targets = training_examples(windows, "sample")
+        assert len(targets) == 2
+        for prefix, target in zip(prefixes, targets, strict=True):
+            real = prefix[prefix != 0].tolist()
+            row = windows[0] if real[0] == 4 else windows[1]
+            assert row.tolist()[row.tolist().index(real[0]) + len(real)] == target
+
+
+@pytest.mark.parametrize("max_len", [3, 50])
+def test_training_example_counts_match_the_documented_formulas(max_len: int) -> None:
+    source = SyntheticSource(num_users=60, num_items=30, num_topics=3, mean_length=8, max_length=15, seed=1)
+    split = LeaveOneOut(load_sequence_data(source, k_core=5, cache_dir=None)[0])
+    windows, _ = split.train_windows(max_len)
+    lengths = np.diff(split.data.offsets) - 2  # training-part length of each user
+    full_expected = int(np.maximum(lengths - 1, 0).sum())
+    sample_expected = int(np.where(lengths > 1, -(-(lengths - 1) // max_len), 0).sum())
+    items = torch.from_numpy(windows)
+    assert len(training_examples(items, "full")[1]) == full_expected
+    assert len(training_examples(items, "sample")[1]) == sample_expected == len(windows)
+    if max_len == 50:  # every training part fits one window: one example per user with a target
+        assert sample_expected == int((lengths > 1).sum())
+
+
+# --- item cache and one-pass scoring ------------------------------------------------------------
+class CountingEncoder:
+    """A hashing-like encoder that counts the texts it encodes."""
+
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def identity(self) -> dict[str, str]:
+        return {"type": "counting", "name": "test", "revision": "1"}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.encoded += len(texts)
+        return np.stack([np.full(8, len(text), dtype=np.float32) for text in texts])
+
+
+def test_frozen_item_llm_encodes_each_item_once_and_reads_the_disk_cache(tmp_path: Path) -> None:
+    from llmrec.embeddings.cache import ItemEmbeddings
+
+    encoder = CountingEncoder()
+    tower = TextEncoderItems(ItemEmbeddings(encoder, cache_dir=str(tmp_path)))
+    tower.bind(TEXTS)
+    for _ in range(3):
+        vectors = tower.vectors(torch.tensor([[0, 1, 2], [3, 4, 5]]))
+    assert vectors.shape == (2, 3, 8) and (vectors[0, 0] == 0).all()
+    assert encoder.encoded == NUM_ITEMS and tower.refresh_counts[1:].eq(1).all()
+    again = TextEncoderItems(ItemEmbeddings(encoder, cache_dir=str(tmp_path)))
+    again.bind(TEXTS)
+    torch.testing.assert_close(again.catalog(), tower.catalog())
+    assert encoder.encoded == NUM_ITEMS  # the second tower read the on-disk cache
+
+
+def test_trainable_item_llm_reencodes_batch_items_and_refreshes_once_per_epoch(tmp_path: Path) -> None:
+    net = make(tmp_path, "lite_llm4rec_item_lora")
+    tower = net.item_llm
+    assert isinstance(tower, ItemLLM) and tower.trainable
+    with torch.no_grad():
+        net.eval()(torch.tensor([[1, 2, 3]]))
+    assert tower.refresh_counts[1:].eq(1).all() and tower.batch_encodings == 0
+    net.train()
+    windows = torch.tensor([[0, 1, 2, 3, 2, 1, 4], [5, 6, 5, 6, 5, 6, 7]])
+    for _ in range(2):  # two steps of one epoch
+        net.loss(SeqBatch(items=windows)).backward()
+    assert tower.batch_encodings == 2 * 5  # the distinct input items {1, 2, 3, 5, 6}, once per step
+    assert tower.refresh_counts[1:].eq(1).all()  # no catalog pass during training steps
+    net.on_train_epoch_end()
+    net.on_train_epoch_end()  # nothing changed since: no second refresh
+    with torch.no_grad():
+        net.eval()(torch.tensor([[1, 2, 3]]))
+    assert tower.refresh_counts[1:].eq(2).all()
+
+
+def test_scores_for_all_items_come_from_one_rec_llm_pass(tmp_path: Path) -> None:
+    net = make(tmp_path).eval()
+    calls = []
+    net.rec.register_forward_hook(lambda *args: calls.append(1))
+    with torch.no_grad():
+        scores = net(torch.tensor([[0, 1, 2], [3, 4, 5], [0, 0, 6]]))
+    assert scores.shape == (3, NUM_ITEMS + 1) and len(calls) == 1
+    assert torch.isfinite(scores[:, 1:]).all() and (scores[:, 0] == float("-inf")).all()
+    assert net.item_llm.refresh_counts[1:].eq(1).all()
+
+
+@pytest.mark.parametrize("name", ["mean", "first", "last"])
+def test_pooling_reads_only_real_tokens(name: str) -> None:
+    states = torch.arange(12, dtype=torch.float).reshape(1, 4, 3).repeat(2, 1, 1)  # (2, T=4, D=3)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
+    expected = {
+        "mean": torch.stack([states[0].mean(0), states[1, :2].mean(0)]),
+        "first": states[:, 0],
+        "last": torch.stack([states[0, 3], states[1, 1]]),
+    }[name]
+    torch.testing.assert_close(POOLINGS[name](states, mask), expected)
+
+
+def test_a_decoder_rec_llm_with_positions_ignores_left_padding(tmp_path: Path) -> None:
+    net = make(
+        tmp_path,
+        "lite_llm4rec",
+        "llm@model.rec_llm=tiny_llama",
+        "model.rec_llm.model_class=transformers.AutoModel",
+        "model.rec_llm.lora=null",
+    ).eval()
+    assert net.takes_positions
+    with torch.no_grad():
+        torch.testing.assert_close(net(torch.tensor([[3, 5, 7]])), net(torch.tensor([[0, 0, 3, 5, 7]])))
+
+
+# --- bad input --------------------------------------------------------------------------------
+def test_empty_texts_are_counted_and_get_a_placeholder(tmp_path: Path, caplog) -> None:
+    texts, count = fill_empty_texts(["a title", "", "  ", "[no text]", "b"], "[no text]")
+    assert count == 3 and texts == ["a title", "item 2", "item 3", "item 4", "b"]
+    net = make(tmp_path)
+    with caplog.at_level("WARNING"):
+        net.bind_data(torch.ones(NUM_ITEMS + 1), ["", *TEXTS[1:]])
+    assert net.empty_items == 1 and "1 of 12 items have empty text" in caplog.text
+
+
+@pytest.mark.bad_input
+def test_unknown_pooling_is_one_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"pooling='max'.*first.*last.*mean"):
+        make(tmp_path, "lite_llm4rec_item_lora", "model.item_llm.pooling=max")
+
+
+@pytest.mark.bad_input
+def test_item_llm_size_that_does_not_match_the_projection_is_one_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"gives 256-d item vectors but model\.item_dim=384"):
+        make(tmp_path, "lite_llm4rec", "model.item_dim=384")  # hashing encoder: 256-d
+
+
+@pytest.mark.bad_input
+def test_unknown_training_positions_is_one_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="train_positions='every'"):
+        make(tmp_path, "lite_llm4rec", "model.train_positions=every")
+
+
+# --- end to end -----------------------------------------------------------------------------
+def test_end_to_end_run_on_synthetic_data(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = llmrec(
+        "model=lite_llm4rec",
+        "debug=tiny",
+        "encoder=hashing",
+        "trainer.max_epochs=1",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"] == "lite_llm4rec" and 0 <= results["metrics"]["test"]["ndcg_10"] <= 1
+    assert results["parameters"]["trainable"] < results["parameters"]["total"]  # the unused token table
+
+
+def test_run_with_sampled_positions_and_a_trainable_item_llm(tmp_path: Path) -> None:
+    cfg = compose_config(
+        ["model=lite_llm4rec_item_lora", "debug=tiny", "logger=none", "model.train_positions=sample"],
+        tmp_path,
+    )
+    cfg.trainer.max_epochs = 1
+    results = run(cfg, tmp_path / "run")
+    assert results["status"] == "ok" and 0 <= results["metrics"]["val"]["ndcg_10"] <= 1
+
+
+def test_frozen_minilm_item_llm_matches_sentence_transformers_and_uses_the_disk_cache(tmp_path: Path) -> None:
+    from llmrec.embeddings.encoders import minilm
+    from llmrec.models.layers.llm import minilm_spec
+
+    towers = []
+    for _ in range(2):
+        tower = ItemLLM(minilm_spec(lora=None), pooling="mean", cache_dir=str(tmp_path))
+        tower.bind(TEXTS)
+        tower.load()
+        assert not tower.trainable
+        towers.append(tower)
+    table = towers[0].catalog()[1:]  # (N, 384)
+    reference = torch.from_numpy(minilm().encode(TEXTS))  # mean-pooled and unit-normalised
+    cosine = torch.nn.functional.cosine_similarity(table, reference, dim=1)
+    assert cosine.min() > 0.999
+    entries = list(tmp_path.glob("item-llm-*"))
+    assert len(entries) == 1
+    towers[1].encode_items = None  # a second tower must not encode: it reads the cache entry
+    torch.testing.assert_close(towers[1].catalog(), towers[0].catalog())
