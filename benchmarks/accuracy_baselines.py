@@ -49,7 +49,8 @@ def launch(spec: str, data_root: Path, out_root: Path, max_minutes: float, extra
         *extra,
     ]
     started = time.perf_counter()
-    subprocess.run(command, check=True)
+    if subprocess.run(command).returncode != 0:
+        sys.exit(f"run {spec} failed: see {out_dir}/__main__.log")
     results = json.loads((out_dir / "results.json").read_text())
     results["wall_seconds"] = time.perf_counter() - started
     results["spec"] = spec
@@ -80,7 +81,9 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--run", action="append", required=True, help="dataset:model[:override,...]")
     parser.add_argument("--max-minutes", type=float, default=30.0, help="training time box per run")
-    parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/accuracy"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("outputs/benchmarks/accuracy") / time.strftime("%Y-%m-%d_%H-%M-%S")
+    )
     parser.add_argument("overrides", nargs="*", help="extra overrides for every run")
     args = parser.parse_args()
     rows = [
