@@ -89,7 +89,7 @@ def test_left_padding_and_truncation_do_not_change_scores(tmp_path: Path) -> Non
 def test_saved_pluggable_part_reloads_to_identical_scores(tmp_path: Path) -> None:
     net = make(tmp_path, seed=0)
     with torch.no_grad():  # a trained-looking part: LoRA's B is zero at init
-        for name, p in net.named_parameters():
+        for p in net.parameters():
             if p.requires_grad:
                 p.add_(0.05 * torch.randn_like(p))
     path = tmp_path / "e4srec.pt"
@@ -107,7 +107,7 @@ def test_saved_pluggable_part_reloads_to_identical_scores(tmp_path: Path) -> Non
 def test_saved_pluggable_part_reloads_in_a_fresh_process(tmp_path: Path) -> None:
     net = make(tmp_path, seed=0)
     with torch.no_grad():
-        for name, p in net.named_parameters():
+        for p in net.parameters():
             if p.requires_grad:
                 p.add_(0.05 * torch.randn_like(p))
         net.save_pluggable(tmp_path / "e4srec.pt")
@@ -122,6 +122,7 @@ def test_saved_pluggable_part_reloads_in_a_fresh_process(tmp_path: Path) -> None
     proc = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
     )
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 @pytest.mark.bad_input
@@ -129,7 +130,7 @@ def test_a_projection_for_another_hidden_size_is_one_clear_error(tmp_path: Path)
     net = make(tmp_path)
     net.save_pluggable(tmp_path / "e4srec.pt")
     wider = make(tmp_path, "model.llm.config.hidden_size=32")
-    with pytest.raises(ConfigError, match="hidden size 64.*has 32"):
+    with pytest.raises(ConfigError, match=r"hidden size 64.*has 32"):
         wider.load_pluggable(tmp_path / "e4srec.pt")
 
 

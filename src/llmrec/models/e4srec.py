@@ -158,7 +158,8 @@ class E4SRec(SequentialRecommender):
         self.register_buffer("prefix_ids", torch.tensor(prefix, dtype=torch.long), persistent=False)
         suffix = torch.tensor(self.tokenizer.encode(self.prompt_suffix), dtype=torch.long)
         self.register_buffer("suffix_ids", suffix, persistent=False)
-        kind = self.spec.source or f"random {type(self.spec.config).__name__} (init_seed {self.spec.init_seed})"
+        random = f"random {type(self.spec.config).__name__} (init_seed {self.spec.init_seed})"
+        kind = self.spec.source or random
         log.info("E4SRec backbone: %s, hidden %d, %s", kind, hidden, self.parameter_counts())
 
     # --- scoring ----------------------------------------------------------------------------
