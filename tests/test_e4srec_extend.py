@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor
 from transformers import LlamaConfig
 
 from llmrec.data.batch import SeqBatch
@@ -29,15 +30,18 @@ def new_item(topic: Tensor, generator: torch.Generator) -> Tensor:
     return 1 + OLD + topic * NEW_PER_TOPIC + torch.randint(0, NEW_PER_TOPIC, topic.shape, generator=generator)
 
 
-Tensor = torch.Tensor
-
-
 def topic_sequences(users: int, new_share: float, seed: int) -> tuple[Tensor, Tensor]:
     """(users, LENGTH) sequences that stay in one topic, each position a new item with ``new_share``."""
     generator = torch.Generator().manual_seed(seed)
     topic = torch.randint(0, TOPICS, (users, 1), generator=generator).expand(-1, LENGTH)
     is_new = torch.rand(users, LENGTH, generator=generator) < new_share
     return torch.where(is_new, new_item(topic, generator), old_item(topic, generator)), topic[:, 0]
+
+
+def tiny_llama(hidden: int) -> LlamaConfig:
+    return LlamaConfig(
+        hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1, num_attention_heads=2
+    )
 
 
 @pytest.fixture
@@ -74,9 +78,7 @@ def test_new_items_score_above_chance_without_retraining_the_llm(tmp_path: Path,
     train(sasrec, history, epochs=30, lr=1e-2)
     torch.save({"state_dict": sasrec.state_dict()}, tmp_path / "sasrec.ckpt")
 
-    llama = LlamaConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
-    )
+    llama = tiny_llama(32)
     lora = LoraSpec(["gate_proj", "up_proj", "down_proj"], r=4, alpha=8, dropout=0.0)
     net = E4SRec(OLD, LENGTH - 1, LLMSpec(config=llama, lora=lora), str(tmp_path / "sasrec.ckpt"), lr=5e-3)
     net.configure_model()
@@ -104,9 +106,7 @@ def test_new_items_score_above_chance_without_retraining_the_llm(tmp_path: Path,
 
 
 def test_new_id_rows_of_the_wrong_width_are_one_clear_error() -> None:
-    llama = LlamaConfig(
-        hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
-    )
+    llama = tiny_llama(16)
     lora = LoraSpec(["gate_proj"], r=2)
     net = E4SRec(10, 5, LLMSpec(config=llama, lora=lora), id_dim=8)
     net.configure_model()
