@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from llmrec.errors import ConfigError
 from llmrec.models.e4srec import PREFIX, SUFFIX, E4SRec, transformer_body
 from llmrec.models.e4srec_instruct import instruction_tune, read_vocab
 from llmrec.models.layers.llm import LoraSpec, minilm_spec
-from llmrec.train import build_model
+from llmrec.train import build_model, run
 from tests.conftest import compose_config
 
 COLOURS, THINGS = ("red", "blue", "green"), ("soap", "cream", "brush", "oil")
@@ -78,3 +79,12 @@ def test_stage2_on_an_encoder_backbone_is_one_clear_error(tmp_path: Path) -> Non
     spec = minilm_spec(lora=LoraSpec(["query", "value"]))
     with pytest.raises(ConfigError, match="stage 2 tunes a causal LM"):
         instruction_tune(spec, windows(), TITLES, tmp_path / "adapter", [PREFIX], steps=1)
+
+
+def test_a_run_with_stage2_steps_tunes_then_trains_on_the_merged_backbone(tmp_path: Path) -> None:
+    overrides = ["model=e4srec", "debug=tiny", "trainer.max_epochs=1", "+trainer.limit_train_batches=1"]
+    cfg = compose_config([*overrides, "model.stage2.steps=2"], tmp_path)
+    results = run(cfg, tmp_path / "run")
+    adapter = tmp_path / "run" / "stage2_instruct"
+    assert results["config"]["model"]["instruct_adapter"] == str(adapter)
+    assert json.loads((adapter / "manifest.json").read_text())["steps"] == 2
