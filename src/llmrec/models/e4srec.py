@@ -76,6 +76,12 @@ def move_padding_left(embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     return embeds, torch.gather(mask, 1, order)
 
 
+def projections(id_dim: int, hidden: int, num_items: int) -> tuple[nn.Linear, nn.Linear]:
+    """The trainable input projection (ID embedding -> hidden) and item projection (hidden -> N+1 scores,
+    bias-free as the official ``score`` layer)."""
+    return nn.Linear(id_dim, hidden), nn.Linear(hidden, num_items + 1, bias=False)
+
+
 def transformer_body(backbone: Any) -> nn.Module:
     """The backbone without its LM head (LoRA layers are injected in place, so they stay active)."""
     model = backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone
@@ -151,8 +157,7 @@ class E4SRec(SequentialRecommender):
         self.tokenizer = self._make_tokenizer()
         self.backbone = self._load_backbone()
         hidden = int(self.backbone.config.hidden_size)
-        self.input_proj = nn.Linear(self.id_table.shape[1], hidden)
-        self.item_proj = nn.Linear(hidden, self.num_items + 1, bias=False)  # bias-free, as the official score
+        self.input_proj, self.item_proj = projections(self.id_table.shape[1], hidden, self.num_items)
         prefix = [*([tok] if (tok := self.tokenizer.bos_id) is not None else [])]
         prefix += self.tokenizer.encode(self.prompt_prefix)
         self.register_buffer("prefix_ids", torch.tensor(prefix, dtype=torch.long), persistent=False)
