@@ -215,3 +215,16 @@ def test_the_headline_command_runs_end_to_end(tmp_path: Path) -> None:
     assert "E4SRec backbone: random LlamaConfig" in (out / "__main__.log").read_text()
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == "e4srec" and (out / "stage1_sasrec" / "results.json").is_file()
+
+
+@pytest.mark.bad_input
+def test_a_named_backbone_that_is_not_on_disk_says_where_to_put_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"LLM weights not found at .*Llama-2-13b-hf"):
+        make(tmp_path, "llm@model.llm=llama2_13b", f"paths.data_dir={tmp_path}")
+
+
+def test_the_minilm_backbone_scores_every_item_and_ignores_padding(tmp_path: Path) -> None:
+    net = make(tmp_path, "llm@model.llm=minilm")
+    assert net.spec.pretrained and type(transformer_body(net.backbone)).__name__ == "BertModel"
+    with torch.no_grad():
+        torch.testing.assert_close(net(torch.tensor([[3, 5, 7]])), net(torch.tensor([[0, 0, 3, 5, 7]])))
