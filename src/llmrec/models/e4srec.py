@@ -110,6 +110,8 @@ class E4SRec(SequentialRecommender):
         super().__init__(num_items, max_len, lr, weight_decay)
         if llm.lora is None:
             raise ConfigError("E4SRec trains LoRA adapters: give llm.lora (e.g. r=16, alpha=16)")
+        if id_dim <= 0:
+            raise ConfigError(f"model.id_dim must be a positive integer (64 in the paper), got {id_dim}")
         if id_embeddings is None:
             log.warning(
                 "model.id_embeddings is null and no stage-1 SASRec was trained (run through python -m "
