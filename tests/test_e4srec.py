@@ -74,6 +74,23 @@ def test_a_training_step_leaves_the_backbone_unchanged(tmp_path: Path) -> None:
     assert not torch.equal(before, net.input_proj.weight)
 
 
+def examples(histories: torch.Tensor, targets: torch.Tensor) -> set[tuple[tuple[int, ...], int]]:
+    return {(tuple(int(i) for i in h if i != 0), int(t)) for h, t in zip(histories, targets, strict=True)}
+
+
+def test_every_position_with_a_history_is_a_training_target(tmp_path: Path) -> None:
+    net = make(tmp_path)
+    windows = torch.tensor([[0, 0, 3, 5, 7, 9], [1, 2, 3, 4, 5, 6]])
+    histories, targets = net.training_examples(windows)
+    expected = {((3,), 5), ((3, 5), 7), ((3, 5, 7), 9)}
+    expected |= {(tuple(range(1, t)), t) for t in range(2, 7)}
+    found = examples(*net.training_examples(windows))
+    assert found == expected and len(net.training_examples(windows)[1]) == len(expected)
+    net.targets_per_window = 2
+    histories, targets = net.training_examples(windows)
+    assert len(targets) == 4 and examples(histories, targets) <= expected
+
+
 def test_all_items_are_scored_in_one_backbone_forward(tmp_path: Path) -> None:
     net = make(tmp_path)
     calls: list[int] = []

@@ -10,10 +10,13 @@ forward pass, trained with full-softmax cross-entropy on the next item. Only tha
 (a random backbone from its spec's ``init_seed``, so every process builds the same one).
 
 Choices:
-- Training positions: each training window's last item is the target, the items before it (at most
-  ``max_len``) the history. A user whose training part fits one window gives exactly the official
-  example (the training sequence and its next item); longer parts are tiled into several windows by the
-  framework, each giving its last item.
+- Training positions, as the official code: every position of a user's training part that has at least
+  one item before it is a target, with the items before it as the history. The framework's training
+  windows (``max_len + 1`` items) tile each training part so every position is a target once; each window
+  is expanded into its prefixes, so a history holds at most ``max_len`` items, those inside its window.
+  ``targets_per_window=k`` keeps k random positions per window instead (drawn afresh every batch): k
+  forward passes per window rather than one per position. Unlike the official code, the first item
+  (empty history) is never a target.
 - The prompt is left-padded as a whole (padding before the prefix), with position ids counted from each
   row's first real token, so padding never changes a row's scores.
 - The frozen ID table is saved with the pluggable part (megabytes): a checkpoint is self-contained, and
@@ -41,6 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
+from llmrec.data.datamodule import trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.io import write_bytes_atomic
 from llmrec.models.base import SequentialRecommender
@@ -104,12 +108,18 @@ class E4SRec(SequentialRecommender):
         prompt_suffix: str = SUFFIX,
         stage1: dict[str, Any] | None = None,
         stage2: dict[str, Any] | None = None,
+        targets_per_window: int | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         if llm.lora is None:
             raise ConfigError("E4SRec trains LoRA adapters: give llm.lora (e.g. r=16, alpha=16)")
+        if targets_per_window is not None and targets_per_window <= 0:
+            raise ConfigError(
+                f"model.targets_per_window must be a positive integer or null (every position), got "
+                f"{targets_per_window}"
+            )
         if id_dim <= 0:
             raise ConfigError(f"model.id_dim must be a positive integer (64 in the paper), got {id_dim}")
         if id_embeddings is None:
@@ -124,6 +134,7 @@ class E4SRec(SequentialRecommender):
         self.id_embeddings, self.instruct_adapter = id_embeddings, instruct_adapter
         self.spec, self.prompt_prefix, self.prompt_suffix = llm, prompt_prefix, prompt_suffix
         self.stage1, self.stage2 = stage1, stage2  # read by prepare_stages from the run's config
+        self.targets_per_window = targets_per_window
         self.backbone: Any = None
         self.input_proj: nn.Linear | None = None
         self.item_proj: nn.Linear | None = None
@@ -199,12 +210,30 @@ class E4SRec(SequentialRecommender):
         assert self.item_proj is not None
         return self.item_proj(self.last_hidden(item_seq))  # (B, N+1)
 
+    def training_examples(self, items: Tensor) -> tuple[Tensor, Tensor]:
+        """(histories (M, L'), targets (M,)) from windows (B, L+1): each position with at least one item
+        before it is a target, its earlier items the history; ``targets_per_window`` of them per window
+        at random (all when null)."""
+        width = items.shape[1] - 1
+        valid = (items[:, 1:] != 0) & (items[:, :-1] != 0)  # (B, L): column c is target position c+1
+        if self.targets_per_window is not None:
+            draw = torch.rand(valid.shape, device=items.device).masked_fill(~valid, -1.0)
+            picked = draw.topk(min(self.targets_per_window, width), dim=1).indices  # (B, k)
+            chosen = torch.zeros_like(valid).scatter_(1, picked, True)
+            valid = valid & chosen
+        rows, cols = valid.nonzero(as_tuple=True)
+        ends = cols + 1  # the target's position; the history is items[row, :end]
+        index = torch.arange(width, device=items.device)[None, :] + ends[:, None] - width  # (M, L)
+        histories = torch.where(index >= 0, items[rows[:, None], index.clamp(min=0)], 0)
+        return trim_left_padding(histories), items[rows, ends]
+
     def loss(self, batch: SeqBatch) -> Tensor:
-        history, target = batch.items[:, :-1], batch.items[:, -1]
-        usable = (target != 0) & (history != 0).any(dim=1)
-        logits = self(history[usable])  # (B', N+1)
+        histories, targets = self.training_examples(batch.items)  # (M, L'), (M,)
+        if len(targets) == 0:
+            raise ConfigError("no training window has two items; check dataset.max_len and the data")
+        logits = self(histories)  # (M, N+1)
         logits[:, 0] = float("-inf")  # padding is never a target
-        return F.cross_entropy(logits, target[usable])
+        return F.cross_entropy(logits, targets)
 
     # --- the pluggable part: checkpoints and files ------------------------------------------
     def pluggable_state(self) -> dict[str, Tensor]:
