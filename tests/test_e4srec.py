@@ -89,6 +89,9 @@ def test_every_position_with_a_history_is_a_training_target(tmp_path: Path) -> N
     net.targets_per_window = 2
     histories, targets = net.training_examples(windows)
     assert len(targets) == 4 and examples(histories, targets) <= expected
+    net.targets_per_window, net.max_examples_per_batch = None, 3
+    histories, targets = net.training_examples(windows)
+    assert len(targets) == 3 and examples(histories, targets) <= expected
 
 
 def test_all_items_are_scored_in_one_backbone_forward(tmp_path: Path) -> None:
@@ -245,3 +248,10 @@ def test_the_minilm_backbone_scores_every_item_and_ignores_padding(tmp_path: Pat
     assert net.spec.pretrained and type(transformer_body(net.backbone)).__name__ == "BertModel"
     with torch.no_grad():
         torch.testing.assert_close(net(torch.tensor([[3, 5, 7]])), net(torch.tensor([[0, 0, 3, 5, 7]])))
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("override", ["model.id_dim=0", "model.targets_per_window=-1", "model.max_examples_per_batch=0"])
+def test_impossible_sizes_are_one_clear_error(tmp_path: Path, override: str) -> None:
+    with pytest.raises(ConfigError, match=f"{override.split('=')[0]} must be a positive integer"):
+        make(tmp_path, override)

@@ -16,7 +16,8 @@ Choices:
   is expanded into its prefixes, so a history holds at most ``max_len`` items, those inside its window.
   ``targets_per_window=k`` keeps k random positions per window instead (drawn afresh every batch): k
   forward passes per window rather than one per position. Unlike the official code, the first item
-  (empty history) is never a target.
+  (empty history) is never a target. A batch expands to at most ``max_examples_per_batch`` examples (a
+  random subset beyond that), which bounds memory when a batch holds long windows.
 - The prompt is left-padded as a whole (padding before the prefix), with position ids counted from each
   row's first real token, so padding never changes a row's scores.
 - The frozen ID table is saved with the pluggable part (megabytes): a checkpoint is self-contained, and
@@ -58,6 +59,13 @@ PREFIX = "Below is a user's purchase history . Predict the next item the user wi
 SUFFIX = "Next item :"
 ID_TABLE = "id_table"
 VOCAB_FILE = "vocab.json"
+
+
+def check_sizes(**sizes: int | None) -> None:
+    """Each size must be a positive integer; ``None`` (where allowed) means no limit."""
+    for key, value in sizes.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
 
 
 def placeholder_id_table(num_items: int, id_dim: int) -> Tensor:
@@ -109,19 +117,15 @@ class E4SRec(SequentialRecommender):
         stage1: dict[str, Any] | None = None,
         stage2: dict[str, Any] | None = None,
         targets_per_window: int | None = None,
+        max_examples_per_batch: int | None = 1024,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         if llm.lora is None:
             raise ConfigError("E4SRec trains LoRA adapters: give llm.lora (e.g. r=16, alpha=16)")
-        if targets_per_window is not None and targets_per_window <= 0:
-            raise ConfigError(
-                f"model.targets_per_window must be a positive integer or null (every position), got "
-                f"{targets_per_window}"
-            )
-        if id_dim <= 0:
-            raise ConfigError(f"model.id_dim must be a positive integer (64 in the paper), got {id_dim}")
+        limits = {"targets_per_window": targets_per_window, "max_examples_per_batch": max_examples_per_batch}
+        check_sizes(id_dim=id_dim, **limits)
         if id_embeddings is None:
             log.warning(
                 "model.id_embeddings is null and no stage-1 SASRec was trained (run through python -m "
@@ -134,7 +138,7 @@ class E4SRec(SequentialRecommender):
         self.id_embeddings, self.instruct_adapter = id_embeddings, instruct_adapter
         self.spec, self.prompt_prefix, self.prompt_suffix = llm, prompt_prefix, prompt_suffix
         self.stage1, self.stage2 = stage1, stage2  # read by prepare_stages from the run's config
-        self.targets_per_window = targets_per_window
+        self.targets_per_window, self.max_examples_per_batch = targets_per_window, max_examples_per_batch
         self.backbone: Any = None
         self.input_proj: nn.Linear | None = None
         self.item_proj: nn.Linear | None = None
@@ -222,6 +226,9 @@ class E4SRec(SequentialRecommender):
             chosen = torch.zeros_like(valid).scatter_(1, picked, True)
             valid = valid & chosen
         rows, cols = valid.nonzero(as_tuple=True)
+        if self.max_examples_per_batch is not None and len(rows) > self.max_examples_per_batch:
+            keep = torch.randperm(len(rows), device=items.device)[: self.max_examples_per_batch]
+            rows, cols = rows[keep], cols[keep]
         ends = cols + 1  # the target's position; the history is items[row, :end]
         index = torch.arange(width, device=items.device)[None, :] + ends[:, None] - width  # (M, L)
         histories = torch.where(index >= 0, items[rows[:, None], index.clamp(min=0)], 0)
