@@ -251,7 +251,9 @@ def test_the_minilm_backbone_scores_every_item_and_ignores_padding(tmp_path: Pat
 
 
 @pytest.mark.bad_input
-@pytest.mark.parametrize("override", ["model.id_dim=0", "model.targets_per_window=-1", "model.max_examples_per_batch=0"])
+@pytest.mark.parametrize(
+    "override", ["model.id_dim=0", "model.targets_per_window=-1", "model.max_examples_per_batch=0"]
+)
 def test_impossible_sizes_are_one_clear_error(tmp_path: Path, override: str) -> None:
     with pytest.raises(ConfigError, match=f"{override.split('=')[0]} must be a positive integer"):
         make(tmp_path, override)
