@@ -26,8 +26,9 @@ Choices:
   saved with a stage-2 adapter); a pretrained one its own tokenizer.
 
 Departures from the paper:
-- The official code runs LLaMA-2-13B in 8 bit; any Hugging Face backbone works here (a tiny random LLaMA
-  or the offline MiniLM by default; ``llm=llama2_13b`` gives the paper's setting), in fp32 or bf16.
+- The official code runs LLaMA-2-13B in 8 bit; any Hugging Face backbone works here, in fp32 or bf16. With
+  none named the config uses a tiny LLaMA with random weights (offline, logged as such);
+  ``llm@model.llm=minilm`` the pretrained MiniLM; ``llm@model.llm=llama2_13b`` the paper's setting.
 - The backbone's forward is its transformer body only (no LM head), as in the official ``LlamaModel``.
 - Position ids follow the left padding (the official code leaves them at 0..T-1 over padding too).
 """
@@ -180,8 +181,11 @@ class E4SRec(SequentialRecommender):
         self.register_buffer("prefix_ids", torch.tensor(prefix, dtype=torch.long), persistent=False)
         suffix = torch.tensor(self.tokenizer.encode(self.prompt_suffix), dtype=torch.long)
         self.register_buffer("suffix_ids", suffix, persistent=False)
-        random = f"random {type(self.spec.config).__name__} (init_seed {self.spec.init_seed})"
-        kind = self.spec.source or random
+        built = (
+            f"random {type(self.spec.config).__name__} (init_seed {self.spec.init_seed}; offline, no "
+            "pretrained weights: name one with llm@model.llm=minilm or a local model)"
+        )
+        kind = self.spec.source or built
         log.info("E4SRec backbone: %s, hidden %d, %s", kind, hidden, self.parameter_counts())
 
     # --- scoring ----------------------------------------------------------------------------
