@@ -11,6 +11,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from llmrec.callbacks import RunStamp
@@ -34,6 +35,18 @@ def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialReco
     assert isinstance(node, dict)
     node.pop("name", None)
     return build(node, num_items=num_items, max_len=max_len)
+
+
+def prepare_model_stages(cfg: DictConfig, output_dir: Path, split: LeaveOneOut, fingerprint: str) -> None:
+    """A model class with a ``prepare_run`` runs its earlier stages first and fills in its config
+    (E4SRec trains the SASRec whose item table it uses)."""
+    try:
+        cls = get_class(str(cfg.model._target_))
+    except Exception:  # an unknown _target_ is reported by build_model, with the config's own message
+        return
+    prepare = getattr(cls, "prepare_run", None)
+    if prepare is not None:
+        prepare(cfg, output_dir, split, fingerprint)
 
 
 def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
@@ -77,6 +90,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     max_len = as_int(cfg.dataset.max_len, "dataset.max_len")
     # A partial, so the split object passes as-is (instantiate would turn a dataclass into a config).
     datamodule = call_checked(build(cfg.datamodule, _partial_=True), split=split, max_len=max_len)
+    prepare_model_stages(cfg, output_dir, split, fingerprint)
     model = build_model(cfg, data.num_items, max_len)
     counts = torch.from_numpy(split.train_item_counts()).float()
     model.bind_data(counts, check_item_text(data.item_text(), data.num_items, list(data.item_fields)))

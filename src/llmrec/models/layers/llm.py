@@ -109,7 +109,8 @@ def _model_class(path: str) -> Any:
 
 class LLMSpec:
     """One backbone: ``source`` (local folder or hub id) or ``config`` (a transformers config: random
-    weights), a model class (``transformers.AutoModelForCausalLM``, ``transformers.T5EncoderModel``, ...)."""
+    weights drawn from ``init_seed``), a model class (``transformers.AutoModelForCausalLM``,
+    ``transformers.T5EncoderModel``, ...)."""
 
     def __init__(
         self,
@@ -123,6 +124,7 @@ class LLMSpec:
         trust_remote_code: bool = False,
         revision: str | None = None,
         device: str | None = None,
+        init_seed: int = 0,
     ) -> None:
         if (source is None) == (config is None):
             raise ConfigError(
@@ -135,6 +137,9 @@ class LLMSpec:
         self.gradient_checkpointing, self.freeze, self.lora = gradient_checkpointing, freeze, lora
         self.trust_remote_code, self.revision = trust_remote_code, revision
         self.device = device  # None: left where it is built (Lightning moves the model to its device)
+        # Random weights come from this seed, not the global RNG: every process builds the same backbone,
+        # so a checkpoint holding only the trainable part reloads onto it.
+        self.init_seed = init_seed
 
     @property
     def pretrained(self) -> bool:
@@ -146,7 +151,9 @@ class LLMSpec:
             config = copy.deepcopy(self.config)
             for key, value in config_overrides.items():
                 setattr(config, key, value)
-            return cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.init_seed)
+                return cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
         options = {"trust_remote_code": self.trust_remote_code, "revision": self.revision}
         try:
             return cls.from_pretrained(

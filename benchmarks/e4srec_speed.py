@@ -1,0 +1,160 @@
+"""E4SRec's cost claims (Li et al., arXiv 2312.02443), printed as a Markdown table.
+
+1. Trainable parameters against the total with the LLaMA-2-13B architecture on Beauty's catalog (12,101
+   items, 64-d SASRec ID embeddings, LoRA r=16 on gate/up/down), counted on the meta device (no weights),
+   and the bytes of the saved pluggable part that follow from it.
+2. The saved pluggable part of the tiny random LLaMA on the same catalog: its size on disk.
+3. Inference on CPU with the tiny model, batch 64, 50-item histories: E4SRec's all-item scores against
+   one plain forward of the backbone body over inputs of the same length, as a ratio measured in this run.
+
+Usage: ``python benchmarks/e4srec_speed.py [--items 12101] [--batch 64] [--repeats 20] [--threads 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from transformers import LlamaConfig
+
+from llmrec.models.e4srec import E4SRec, projections, transformer_body
+from llmrec.models.layers.llm import LLMSpec, LoraSpec
+
+LLAMA2_13B = LlamaConfig(
+    hidden_size=5120,
+    intermediate_size=13824,
+    num_hidden_layers=40,
+    num_attention_heads=40,
+    num_key_value_heads=40,
+    vocab_size=32000,
+    max_position_embeddings=4096,
+)
+TINY = LlamaConfig(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+)
+LORA = LoraSpec(["gate_proj", "up_proj", "down_proj"], r=16, alpha=16, dropout=0.05)
+
+
+def count_13b(num_items: int, id_dim: int, history: int, prompt: int) -> dict[str, float]:
+    """Parameter counts, pluggable bytes and the forward's multiply-adds relative to the plain body (per
+    user: ``prompt + history`` tokens through the body and LoRA, ``history`` input projections, one item
+    projection; attention scores left out) of E4SRec on LLaMA-2-13B, built on the meta device."""
+    with torch.device("meta"):
+        backbone = LLMSpec(config=LLAMA2_13B, lora=LORA, dtype="bfloat16").load()
+        input_proj, item_proj = projections(id_dim, LLAMA2_13B.hidden_size, num_items)
+    params = [*backbone.parameters(), *input_proj.parameters(), *item_proj.parameters()]
+    trainable = [p for p in params if p.requires_grad]
+    saved = sum(p.numel() * p.element_size() for p in trainable) + (num_items + 1) * id_dim * 4
+    named = dict(backbone.named_parameters())
+    body = sum(p.numel() for n, p in named.items() if p.ndim == 2 and "lora_" not in n and "embed" not in n)
+    body -= LLAMA2_13B.vocab_size * LLAMA2_13B.hidden_size  # the LM head: not run by E4SRec or the body
+    lora = sum(p.numel() for n, p in named.items() if "lora_" in n)
+    tokens = prompt + history
+    extra = tokens * lora + history * input_proj.weight.numel() + item_proj.weight.numel()
+    return {
+        "total": sum(p.numel() for p in params),
+        "trainable": sum(p.numel() for p in trainable),
+        "saved_bytes": saved,
+        "flops_ratio": 1 + extra / (tokens * body),
+    }
+
+
+def tiny_model(num_items: int, id_dim: int, max_len: int) -> E4SRec:
+    net = E4SRec(num_items, max_len, LLMSpec(config=TINY, lora=LORA), id_dim=id_dim)
+    net.configure_model()
+    return net.eval()
+
+
+def seconds(step: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``step`` after two warm-up calls."""
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+@torch.no_grad()
+def inference_times(net: E4SRec, batch: int, repeats: int) -> dict[str, float]:
+    history = torch.randint(1, net.num_items + 1, (batch, net.max_len))
+    _, mask = net.prompt_embeddings(history)
+    ids = torch.randint(4, len(net.tokenizer), mask.shape)  # token inputs of the same length
+    body = transformer_body(net.backbone)
+
+    def plain() -> object:
+        with net.backbone.disable_adapter():
+            return body(input_ids=ids, attention_mask=mask)
+
+    return {
+        "plain": seconds(plain, repeats),
+        "lora": seconds(lambda: body(input_ids=ids, attention_mask=mask), repeats),
+        "e4srec": seconds(lambda: net(history), repeats),
+    }
+
+
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.2f}x"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=12101)
+    parser.add_argument("--id-dim", type=int, default=64)
+    parser.add_argument("--max-len", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    net = tiny_model(args.items, args.id_dim, args.max_len)
+    prompt = net.prefix_ids.numel() + net.suffix_ids.numel()
+    big = count_13b(args.items, args.id_dim, args.max_len, prompt)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "e4srec.pt"
+        net.save_pluggable(path)
+        tiny_bytes = path.stat().st_size
+    tiny = net.parameter_counts()
+    times = inference_times(net, args.batch, args.repeats)
+    share = big["trainable"] / big["total"]
+    rows = [
+        ("trainable / total, LLaMA-2-13B arch", f"{big['trainable']:,} / {big['total']:,}", f"{share:.3%}"),
+        ("saved pluggable part, LLaMA-2-13B (computed)", f"{big['saved_bytes'] / 2**20:,.1f} MiB", ""),
+        ("E4SRec / plain body multiply-adds, LLaMA-2-13B (computed)", "", f"{big['flops_ratio']:.3f}x"),
+        ("trainable / total, tiny LLaMA", f"{tiny['trainable']:,} / {tiny['total']:,}", ""),
+        ("saved pluggable part, tiny LLaMA (on disk)", f"{tiny_bytes / 2**20:,.2f} MiB", ""),
+        (f"plain backbone forward, batch {args.batch} (CPU)", f"{times['plain'] * 1e3:.1f} ms", "1.00x"),
+        (
+            "backbone + LoRA forward",
+            f"{times['lora'] * 1e3:.1f} ms",
+            f"{times['lora'] / times['plain']:.2f}x",
+        ),
+        (
+            f"E4SRec all-item scores ({args.items:,} items)",
+            f"{times['e4srec'] * 1e3:.1f} ms",
+            ratio(times["e4srec"], times["plain"]),
+        ),
+        ("E4SRec all-item scores / backbone + LoRA forward", "", ratio(times["e4srec"], times["lora"])),
+    ]
+    setting = f"{args.items:,} items, {args.id_dim}-d IDs, history {args.max_len}, {args.threads} threads"
+    print(f"E4SRec cost: {setting}")
+    print()
+    print("| measure | value | ratio / share |")
+    print("|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""E4SRec: Li et al., "E4SRec: An Elegant Effective Efficient Extensible Solution of Large Language Models
+for Sequential Recommendation", arXiv 2312.02443 (official code: HestiaSky/E4SRec).
+
+Item-ID embeddings from a SASRec trained on the same data (stage 1, frozen) pass through a trainable
+``Linear(id_dim, hidden)`` and sit, as "item tokens", between the token embeddings of an instruction
+prefix and suffix. A frozen backbone with LoRA reads the whole prompt through ``inputs_embeds``; the last
+position's hidden state goes through a trainable ``Linear(hidden, N+1)`` to a score for every item in one
+forward pass, trained with full-softmax cross-entropy on the next item. Only that "pluggable" part
+(input projection, LoRA, item projection) is trained and checkpointed; the backbone is rebuilt on load
+(a random backbone from its spec's ``init_seed``, so every process builds the same one).
+
+Choices:
+- Training positions, as the official code: every position of a user's training part that has at least
+  one item before it is a target, with the items before it as the history. The framework's training
+  windows (``max_len + 1`` items) tile each training part so every position is a target once; each window
+  is expanded into its prefixes, so a history holds at most ``max_len`` items, those inside its window.
+  ``targets_per_window=k`` keeps k random positions per window instead (drawn afresh every batch): k
+  forward passes per window rather than one per position. Unlike the official code, the first item
+  (empty history) is never a target. A batch expands to at most ``max_examples_per_batch`` examples (a
+  random subset beyond that), which bounds memory when a batch holds long windows.
+- The prompt is left-padded as a whole (padding before the prefix), with position ids counted from each
+  row's first real token, so padding never changes a row's scores.
+- The frozen ID table is saved with the pluggable part (megabytes): a checkpoint is self-contained, and
+  rows added for new items (:mod:`llmrec.models.e4srec_extend`) travel with it.
+- A backbone built with random weights uses a word tokenizer over the prompt words (or the vocabulary
+  saved with a stage-2 adapter); a pretrained one its own tokenizer.
+
+Departures from the paper:
+- The official code runs LLaMA-2-13B in 8 bit; any Hugging Face backbone works here, in fp32 or bf16. With
+  none named the config uses a tiny LLaMA with random weights (offline, logged as such);
+  ``llm@model.llm=minilm`` the pretrained MiniLM; ``llm@model.llm=llama2_13b`` the paper's setting.
+- The backbone's forward is its transformer body only (no LM head), as in the official ``LlamaModel``.
+- Position ids follow the left padding (the official code leaves them at 0..T-1 over padding too).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from llmrec.data.batch import SeqBatch
+from llmrec.data.datamodule import trim_left_padding
+from llmrec.errors import ConfigError
+from llmrec.io import write_bytes_atomic
+from llmrec.models.base import SequentialRecommender
+from llmrec.models.e4srec_pretrain import load_id_table, prepare_stages
+from llmrec.models.layers.llm import LLMSpec, apply_lora, freeze
+from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
+
+log = logging.getLogger(__name__)
+
+PREFIX = "Below is a user's purchase history . Predict the next item the user will buy . History :"
+SUFFIX = "Next item :"
+ID_TABLE = "id_table"
+VOCAB_FILE = "vocab.json"
+
+
+def check_sizes(**sizes: int | None) -> None:
+    """Each size must be a positive integer; ``None`` (where allowed) means no limit."""
+    for key, value in sizes.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
+
+
+def placeholder_id_table(num_items: int, id_dim: int) -> Tensor:
+    """(N+1, d) random rows (fixed seed) for a model built without stage 1 (tests, direct use)."""
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(num_items + 1, id_dim, generator=generator)
+    table[0] = 0
+    return table
+
+
+def prompt_positions(mask: Tensor) -> Tensor:
+    """Position ids counted from each row's first real token; padding gets 0 (it is masked anyway)."""
+    return (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+def move_padding_left(embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Reorder each row so its masked positions come first and real ones keep their order."""
+    order = torch.argsort(mask.int(), dim=1, stable=True)  # (B, T): padding (0) first
+    embeds = torch.gather(embeds, 1, order[..., None].expand_as(embeds))
+    return embeds, torch.gather(mask, 1, order)
+
+
+def projections(id_dim: int, hidden: int, num_items: int) -> tuple[nn.Linear, nn.Linear]:
+    """The trainable input projection (ID embedding -> hidden) and item projection (hidden -> N+1 scores,
+    bias-free as the official ``score`` layer)."""
+    return nn.Linear(id_dim, hidden), nn.Linear(hidden, num_items + 1, bias=False)
+
+
+def transformer_body(backbone: Any) -> nn.Module:
+    """The backbone without its LM head (LoRA layers are injected in place, so they stay active)."""
+    model = backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone
+    return model.base_model
+
+
+class E4SRec(SequentialRecommender):
+    #: Stage 1 (SASRec ID embeddings) and optional stage 2 (instruction tuning) run before the model is built.
+    prepare_run: ClassVar[Any] = staticmethod(prepare_stages)
+
+    def __init__(
+        self,
+        num_items: int,
+        max_len: int,
+        llm: LLMSpec,
+        id_embeddings: str | None = None,
+        id_dim: int = 64,
+        instruct_adapter: str | None = None,
+        prompt_prefix: str = PREFIX,
+        prompt_suffix: str = SUFFIX,
+        stage1: dict[str, Any] | None = None,
+        stage2: dict[str, Any] | None = None,
+        targets_per_window: int | None = None,
+        max_examples_per_batch: int | None = 1024,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(num_items, max_len, lr, weight_decay)
+        if llm.lora is None:
+            raise ConfigError("E4SRec trains LoRA adapters: give llm.lora (e.g. r=16, alpha=16)")
+        limits = {"targets_per_window": targets_per_window, "max_examples_per_batch": max_examples_per_batch}
+        check_sizes(id_dim=id_dim, **limits)
+        if id_embeddings is None:
+            log.warning(
+                "model.id_embeddings is null and no stage-1 SASRec was trained (run through python -m "
+                "llmrec, or point model.id_embeddings at a SASRec run): the frozen ID table is random"
+            )
+            table = placeholder_id_table(num_items, id_dim)
+        else:
+            table = load_id_table(id_embeddings, num_items)
+        self.register_buffer(ID_TABLE, table)  # (N+1, d), frozen
+        self.id_embeddings, self.instruct_adapter = id_embeddings, instruct_adapter
+        self.spec, self.prompt_prefix, self.prompt_suffix = llm, prompt_prefix, prompt_suffix
+        self.stage1, self.stage2 = stage1, stage2  # read by prepare_stages from the run's config
+        self.targets_per_window, self.max_examples_per_batch = targets_per_window, max_examples_per_batch
+        self.backbone: Any = None
+        self.input_proj: nn.Linear | None = None
+        self.item_proj: nn.Linear | None = None
+        self.tokenizer: Any = None
+
+    # --- setup ------------------------------------------------------------------------------
+    def _make_tokenizer(self) -> Any:
+        if self.spec.pretrained:
+            return HFTokenizer(self.spec.tokenizer())
+        if self.instruct_adapter is not None:
+            from llmrec.models.e4srec_instruct import read_vocab
+
+            return read_vocab(Path(self.instruct_adapter))
+        return WordTokenizer([self.prompt_prefix, self.prompt_suffix])
+
+    def _load_backbone(self) -> Any:
+        tok = self.tokenizer
+        overrides = {"vocab_size": len(tok), "pad_token_id": tok.pad_id, "eos_token_id": tok.eos_id}
+        overrides["bos_token_id"] = tok.bos_id
+        if self.instruct_adapter is None:
+            return self.spec.load(overrides)
+        from llmrec.models.e4srec_instruct import merged_backbone
+
+        base = copy.copy(self.spec)
+        base.lora = None
+        backbone = freeze(merged_backbone(base.load(overrides), Path(self.instruct_adapter)))
+        assert self.spec.lora is not None
+        return apply_lora(backbone, self.spec.lora)
+
+    def configure_model(self) -> None:
+        if self.backbone is not None:
+            return
+        self.tokenizer = self._make_tokenizer()
+        self.backbone = self._load_backbone()
+        hidden = int(self.backbone.config.hidden_size)
+        self.input_proj, self.item_proj = projections(self.id_table.shape[1], hidden, self.num_items)
+        prefix = [*([tok] if (tok := self.tokenizer.bos_id) is not None else [])]
+        prefix += self.tokenizer.encode(self.prompt_prefix)
+        self.register_buffer("prefix_ids", torch.tensor(prefix, dtype=torch.long), persistent=False)
+        suffix = torch.tensor(self.tokenizer.encode(self.prompt_suffix), dtype=torch.long)
+        self.register_buffer("suffix_ids", suffix, persistent=False)
+        built = (
+            f"random {type(self.spec.config).__name__} (init_seed {self.spec.init_seed}; offline, no "
+            "pretrained weights: name one with llm@model.llm=minilm or a local model)"
+        )
+        kind = self.spec.source or built
+        log.info("E4SRec backbone: %s, hidden %d, %s", kind, hidden, self.parameter_counts())
+
+    # --- scoring ----------------------------------------------------------------------------
+    def prompt_embeddings(self, item_seq: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, T, H) prompt embeddings and (B, T) attention mask for a (B, L) left-padded history."""
+        if self.backbone is None or self.input_proj is None:
+            raise RuntimeError("call configure_model() before scoring")
+        item_seq = item_seq[:, -self.max_len :]
+        batch = item_seq.shape[0]
+        words = transformer_body(self.backbone).get_input_embeddings()
+        dtype = words.weight.dtype
+        items = self.input_proj(self.id_table[item_seq]).to(dtype)  # (B, L, H)
+        prefix = words(self.prefix_ids).expand(batch, -1, -1)  # (B, P, H)
+        suffix = words(self.suffix_ids).expand(batch, -1, -1)  # (B, S, H)
+        embeds = torch.cat([prefix, items, suffix], dim=1)  # (B, T, H)
+        prefix_mask = torch.ones(batch, prefix.shape[1], dtype=torch.long, device=item_seq.device)
+        suffix_mask = torch.ones(batch, suffix.shape[1], dtype=torch.long, device=item_seq.device)
+        mask = torch.cat([prefix_mask, (item_seq != 0).long(), suffix_mask], dim=1)  # (B, T)
+        return move_padding_left(embeds, mask)
+
+    def last_hidden(self, item_seq: Tensor) -> Tensor:
+        """(B, H) hidden state at the prompt's last position."""
+        embeds, mask = self.prompt_embeddings(item_seq)
+        out = transformer_body(self.backbone)(
+            inputs_embeds=embeds, attention_mask=mask, position_ids=prompt_positions(mask)
+        )
+        return out.last_hidden_state[:, -1].float()  # (B, H)
+
+    def forward(self, item_seq: Tensor) -> Tensor:
+        assert self.item_proj is not None
+        return self.item_proj(self.last_hidden(item_seq))  # (B, N+1)
+
+    def training_examples(self, items: Tensor) -> tuple[Tensor, Tensor]:
+        """(histories (M, L'), targets (M,)) from windows (B, L+1): each position with at least one item
+        before it is a target, its earlier items the history; ``targets_per_window`` of them per window
+        at random (all when null)."""
+        width = items.shape[1] - 1
+        valid = (items[:, 1:] != 0) & (items[:, :-1] != 0)  # (B, L): column c is target position c+1
+        if self.targets_per_window is not None:
+            draw = torch.rand(valid.shape, device=items.device).masked_fill(~valid, -1.0)
+            picked = draw.topk(min(self.targets_per_window, width), dim=1).indices  # (B, k)
+            chosen = torch.zeros_like(valid).scatter_(1, picked, True)
+            valid = valid & chosen
+        rows, cols = valid.nonzero(as_tuple=True)
+        if self.max_examples_per_batch is not None and len(rows) > self.max_examples_per_batch:
+            keep = torch.randperm(len(rows), device=items.device)[: self.max_examples_per_batch]
+            rows, cols = rows[keep], cols[keep]
+        ends = cols + 1  # the target's position; the history is items[row, :end]
+        index = torch.arange(width, device=items.device)[None, :] + ends[:, None] - width  # (M, L)
+        histories = torch.where(index >= 0, items[rows[:, None], index.clamp(min=0)], 0)
+        return trim_left_padding(histories), items[rows, ends]
+
+    def loss(self, batch: SeqBatch) -> Tensor:
+        histories, targets = self.training_examples(batch.items)  # (M, L'), (M,)
+        if len(targets) == 0:
+            raise ConfigError("no training window has two items; check dataset.max_len and the data")
+        logits = self(histories)  # (M, N+1)
+        logits[:, 0] = float("-inf")  # padding is never a target
+        return F.cross_entropy(logits, targets)
+
+    # --- the pluggable part: checkpoints and files ------------------------------------------
+    def pluggable_state(self) -> dict[str, Tensor]:
+        """Input projection, LoRA, item projection and the frozen ID table: all a checkpoint needs."""
+        keep = {name for name, p in self.named_parameters() if p.requires_grad} | {ID_TABLE}
+        return {k: v.detach().cpu() for k, v in self.state_dict().items() if k in keep}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        keep = set(self.pluggable_state())
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+
+    def _check_hidden(self, state: dict[str, Tensor]) -> None:
+        saved = state.get("input_proj.weight")
+        if saved is None or self.input_proj is None:
+            return
+        if tuple(saved.shape) != tuple(self.input_proj.weight.shape):
+            raise ConfigError(
+                f"the saved E4SRec projection maps {saved.shape[1]}-d ID embeddings to hidden size "
+                f"{saved.shape[0]}, but this backbone ({self.spec.source or 'random config'}) has "
+                f"{self.input_proj.weight.shape[0]} <- {self.input_proj.weight.shape[1]}: load it with "
+                "the llm config it was trained with"
+            )
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        self._check_hidden(state_dict)
+        table = state_dict.get(ID_TABLE)
+        if table is not None and table.shape != self.id_table.shape:
+            raise ConfigError(
+                f"the saved ID table has {table.shape[0] - 1} items of dim {table.shape[1]}; this model "
+                f"has {self.num_items} of dim {self.id_table.shape[1]}: same dataset and stage-1 SASRec?"
+            )
+        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
+        result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        missing = [k for k in result.missing_keys if k not in frozen]
+        if strict and (missing or result.unexpected_keys):
+            raise ConfigError(
+                f"E4SRec checkpoint mismatch: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
+            )
+        return result
+
+    def save_pluggable(self, path: Path) -> None:
+        buffer = io.BytesIO()
+        torch.save(self.pluggable_state(), buffer)
+        write_bytes_atomic(Path(path), buffer.getbuffer())
+
+    def load_pluggable(self, path: Path) -> None:
+        if not Path(path).is_file():
+            raise ConfigError(f"no saved E4SRec part at {path}")
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -1,0 +1,158 @@
+"""E4SRec stage 2 (Li et al., arXiv 2312.02443): instruction tuning of the backbone on a recommendation
+instruction set built from the training data, saved as its own LoRA adapter folder. Stage 3 loads the
+backbone, merges this adapter into it (frozen), and adds its own LoRA on top (``model.instruct_adapter``).
+
+Each training window gives one instruction: the titles of the user's last ``max_history`` items, and the
+next item's title as the response (loss on the response only). The folder holds the peft adapter, a
+``manifest.json`` and, for a backbone built with random weights, ``vocab.json``: the word tokenizer (item
+titles and E4SRec's prompt words), which stage 3 reuses so the backbone is rebuilt with the same
+vocabulary and therefore the same random weights.
+
+Departures from the paper: the official repository ships an instruction-tuned LLaMA-2 (its own corpus,
+many hours on GPUs); here a short tuning on the dataset's own training windows, sized by
+``model.stage2.steps``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from llmrec.config import build
+from llmrec.errors import ConfigError
+from llmrec.io import publish_dir_atomic, write_json_atomic
+from llmrec.models.e4srec import PREFIX, SUFFIX
+from llmrec.models.layers.llm import LLMSpec
+from llmrec.models.layers.tokenizers import SPECIALS, HFTokenizer, WordTokenizer
+from llmrec.models.llmseqprompt import pad_batch
+
+log = logging.getLogger(__name__)
+
+INSTRUCTION = "Instruction : given the items a user bought : {history} . Which item comes next ? Response :"
+MANIFEST, VOCAB = "manifest.json", "vocab.json"
+
+
+def read_vocab(adapter_dir: Path) -> WordTokenizer:
+    """The word tokenizer saved with a stage-2 adapter (backbones built with random weights)."""
+    path = adapter_dir / VOCAB
+    if not path.is_file():
+        raise ConfigError(
+            f"model.instruct_adapter={adapter_dir} has no {VOCAB}: it is not a stage-2 adapter for a "
+            "randomly built backbone (train one with model.stage2.steps=N)"
+        )
+    return WordTokenizer([" ".join(json.loads(path.read_text()))])
+
+
+def merged_backbone(backbone: Any, adapter_dir: Path) -> Any:
+    """``backbone`` with the stage-2 LoRA adapter merged into its weights."""
+    from peft import PeftModel
+
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise ConfigError(
+            f"model.instruct_adapter={adapter_dir} is not a LoRA adapter folder (no adapter_config.json)"
+        )
+    try:
+        return PeftModel.from_pretrained(backbone, str(adapter_dir)).merge_and_unload()
+    except (RuntimeError, ValueError) as error:  # size mismatch: another backbone
+        raise ConfigError(
+            f"the stage-2 adapter in {adapter_dir} does not fit this backbone ({error}); use the llm config "
+            "it was tuned with"
+        ) from None
+
+
+def instruction_examples(
+    windows: torch.Tensor, titles: list[str], tokenizer: Any, max_history: int
+) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, response ids + eos) for each window with at least two items."""
+    examples = []
+    for row in windows.tolist():
+        items = [i for i in row if i != 0]
+        if len(items) < 2:
+            continue
+        history = " ; ".join(titles[i - 1] for i in items[:-1][-max_history:])
+        prompt = tokenizer.encode(INSTRUCTION.format(history=history))
+        examples.append((prompt, [*tokenizer.encode(titles[items[-1] - 1]), tokenizer.eos_id]))
+    if not examples:
+        raise ConfigError("no training window has two items: nothing to instruction-tune on")
+    return examples
+
+
+def _batch(examples: list[tuple[list[int], list[int]]], pad: int) -> tuple[torch.Tensor, ...]:
+    ids, mask = pad_batch([p + r for p, r in examples], pad, left=False)
+    labels, _ = pad_batch([[-100] * len(p) + r for p, r in examples], -100, left=False)
+    return ids, mask, labels
+
+
+def instruction_tune(
+    spec: LLMSpec,
+    windows: torch.Tensor,
+    titles: list[str],
+    out_dir: Path,
+    prompt_words: list[str],
+    steps: int,
+    batch_size: int = 16,
+    lr: float = 5e-4,
+    max_history: int = 10,
+) -> dict[str, Any]:
+    """Tune ``spec`` (a causal LM with ``lora``) for ``steps`` batches; write the adapter to ``out_dir``."""
+    words = WordTokenizer([*titles, INSTRUCTION, *prompt_words]) if not spec.pretrained else None
+    tokenizer = words or HFTokenizer(spec.tokenizer())
+    overrides = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_id}
+    lm = spec.load({**overrides, "eos_token_id": tokenizer.eos_id, "bos_token_id": tokenizer.bos_id})
+    if spec.lora is None or lm.get_output_embeddings() is None:
+        raise ConfigError(
+            "stage 2 tunes a causal LM with LoRA: use an llm config with model_class "
+            "transformers.AutoModelForCausalLM and a lora section (e.g. llm=tiny_llama), not an encoder"
+        )
+    lm.train()
+    examples = instruction_examples(windows, titles, tokenizer, max_history)
+    optimizer = torch.optim.AdamW([p for p in lm.parameters() if p.requires_grad], lr=lr)
+    losses = []
+    for _ in range(steps):
+        ids, mask, labels = _batch(random.sample(examples, min(batch_size, len(examples))), tokenizer.pad_id)
+        loss = lm(input_ids=ids, attention_mask=mask, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    manifest = {"backbone": spec.source or "random", "steps": steps, "examples": len(examples)}
+    manifest |= {"first_loss": losses[0], "last_loss": losses[-1]}
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    lm.save_pretrained(str(tmp))
+    if words is not None:
+        (tmp / VOCAB).write_text(json.dumps(words.vocab[len(SPECIALS) :]))
+    write_json_atomic(tmp / MANIFEST, manifest)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    publish_dir_atomic(tmp, out_dir)
+    return manifest
+
+
+def instruction_tune_from_config(cfg: Any, out_dir: Path, split: Any) -> str:
+    """Stage 2 inside an E4SRec run: the run's backbone, its training windows and item titles."""
+    if (out_dir / MANIFEST).is_file():
+        log.info("E4SRec stage 2: reusing the adapter in %s", out_dir)
+        return str(out_dir)
+    stage2 = cfg.model.stage2
+    windows, _ = split.train_windows(int(cfg.dataset.max_len))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    words = [str(cfg.model.get("prompt_prefix", PREFIX)), str(cfg.model.get("prompt_suffix", SUFFIX))]
+    manifest = instruction_tune(
+        build(cfg.model.llm),
+        torch.from_numpy(windows),
+        split.data.item_text(),
+        out_dir,
+        words,
+        steps=int(stage2.steps),
+        batch_size=int(stage2.batch_size),
+        lr=float(stage2.lr),
+        max_history=int(stage2.max_history),
+    )
+    log.info("E4SRec stage 2: loss %.3f -> %.3f", manifest["first_loss"], manifest["last_loss"])
+    return str(out_dir)
