@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ from tests.conftest import compose_config
 ROOT = Path(__file__).resolve().parents[1]
 NUM_ITEMS, MAX_LEN = 20, 6
 PLUGGABLE = ("input_proj.", "item_proj.", "lora_")
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matrices: a second thread only adds synchronisation (and spins on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make(tmp_path: Path, *overrides: str, seed: int = 0) -> E4SRec:

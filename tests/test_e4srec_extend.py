@@ -3,7 +3,6 @@ SASRec whose old rows stay fixed, output rows from a ridge map; the LLM and adap
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,15 +41,6 @@ def tiny_llama(hidden: int) -> LlamaConfig:
     return LlamaConfig(
         hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1, num_attention_heads=2
     )
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matrices: a second thread only adds synchronisation (and spins on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def train(module: torch.nn.Module, windows: Tensor, epochs: int, lr: float) -> None:

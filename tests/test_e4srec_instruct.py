@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from tests.conftest import compose_config
 
 COLOURS, THINGS = ("red", "blue", "green"), ("soap", "cream", "brush", "oil")
 TITLES = [f"{colour} {thing}" for colour in COLOURS for thing in THINGS]
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matrices: a second thread only adds synchronisation (and spins on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def windows() -> torch.Tensor:
