@@ -1,7 +1,9 @@
 """The Lightning data module: training windows, validation and test rows, all as :class:`SeqBatch`.
 
-Datasets fetch a whole batch at once (``__getitems__``): a batch is one tensor index, with no per-sample
-Python in the hot loop.
+Datasets fetch a whole batch at once (``__getitems__``): a batch is one tensor gather, with no per-sample
+Python in the hot loop. Gathers use ``index_select``: on a loaded CPU,
+advanced indexing (``t[idx]``) of a few hundred rows wakes the whole thread pool and took ~15 ms per
+batch where ``index_select`` takes well under 1 ms.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class WindowDataset(Dataset):
         return self.windows.shape[0]
 
     def __getitems__(self, indices: list[int]) -> SeqBatch:
-        return SeqBatch(items=trim_left_padding(self.windows[torch.as_tensor(indices)]))
+        return SeqBatch(items=trim_left_padding(self.windows.index_select(0, torch.as_tensor(indices))))
 
 
 class EvalDataset(Dataset):
@@ -83,16 +85,17 @@ class EvalDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> SeqBatch:
         users = torch.as_tensor(indices)
-        rows = trim_left_padding(self.rows[users])
+        rows = trim_left_padding(self.rows.index_select(0, users))
         if not self.mask_history:
             return SeqBatch(items=rows, users=users)
-        starts, ends = self.offsets[users], self.offsets[users + 1]
+        starts, ends = self.offsets.index_select(0, users), self.offsets.index_select(0, users + 1)
         lengths = ends - starts
         width = max(int(lengths.max()), 1)
         column = torch.arange(width)
         index = starts[:, None] + column[None, :]  # (B, H)
         valid = column[None, :] < lengths[:, None]
-        seen = torch.where(valid, self.history[index.clamp(max=len(self.history) - 1)], 0)
+        flat = index.clamp(max=len(self.history) - 1).view(-1)
+        seen = torch.where(valid, self.history.index_select(0, flat).view(index.shape), 0)
         return SeqBatch(items=rows, seen=seen, users=users)
 
 

@@ -1,0 +1,68 @@
+"""The one-pass ranking (``rank_and_top_k``, what ``RankingEvaluator`` runs) gives exactly what the
+reference functions give: same pessimistic ranks, same top-k lists, same refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from llmrec.metrics import NonFiniteScoresError, mask_scores, rank_and_top_k, target_ranks, top_k
+
+
+def reference(scores: torch.Tensor, targets: torch.Tensor, seen: torch.Tensor | None, k: int):
+    masked = mask_scores(scores, targets, seen)
+    return target_ranks(masked, targets), top_k(masked, k)
+
+
+def random_case(seed: int, rows: int = 64, items: int = 300, levels: int = 7):
+    generator = torch.Generator().manual_seed(seed)
+    # Few distinct values: most targets tie with many items, the case pessimistic ranks exist for.
+    scores = torch.randint(0, levels, (rows, items + 1), generator=generator).float()
+    targets = torch.randint(1, items + 1, (rows,), generator=generator)
+    seen = torch.randint(0, items + 1, (rows, 40), generator=generator)  # 0 = padding, repeats allowed
+    seen[:5, 0] = targets[:5]  # a repeat of the target in the history stays rankable
+    return scores, targets, seen
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("with_history", [True, False])
+def test_fast_path_equals_reference_with_many_ties(seed: int, with_history: bool) -> None:
+    scores, targets, seen = random_case(seed)
+    seen = seen if with_history else None
+    expected_ranks, expected_lists = reference(scores, targets, seen, 20)
+    ranks, lists = rank_and_top_k(scores.clone(), targets, seen, 20)
+    assert torch.equal(ranks, expected_ranks) and ranks.dtype == expected_ranks.dtype
+    assert torch.equal(lists, expected_lists)
+
+
+@pytest.mark.parametrize(
+    "special", [float("-inf"), float("inf"), 3e38], ids=["model -inf", "model +inf", "sum overflows"]
+)
+def test_non_finite_scores_take_the_reference_path(special: float) -> None:
+    scores, targets, seen = random_case(7)
+    scores[::3, 5:40] = special
+    scores[1, targets[1]] = special
+    expected = reference(scores, targets, seen, 10)
+    got = rank_and_top_k(scores.clone(), targets, seen, 10)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_bfloat16_scores() -> None:
+    scores, targets, seen = random_case(3)
+    low = (scores / 3).bfloat16()
+    expected = reference(low, targets, seen, 5)
+    got = rank_and_top_k(low.clone(), targets, seen, 5)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_k_beyond_rankable_items_gives_minus_one() -> None:
+    scores = torch.tensor([[0.0, 3.0, 2.0, 1.0]])
+    ranks, lists = rank_and_top_k(scores, torch.tensor([3]), torch.tensor([[1]]), 5)
+    assert ranks.tolist() == [1] and lists.tolist() == [[2, 3, -1, -1]]
+
+
+def test_nan_is_refused_even_in_a_history_column() -> None:
+    scores, targets, seen = random_case(1)
+    scores[0, seen[0, 1]] = float("nan")
+    with pytest.raises(NonFiniteScoresError, match="NaN"):
+        rank_and_top_k(scores, targets, seen, 10)
