@@ -18,10 +18,10 @@ import argparse
 import time
 
 import torch
+from synthetic_shapes import SHAPES, Shape, random_sequences
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from synthetic_shapes import SHAPES, Shape, random_sequences
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
 from llmrec.evaluation import RankingEvaluator
