@@ -1,11 +1,18 @@
 """The one-pass ranking (``rank_and_top_k``, what ``RankingEvaluator`` runs) gives exactly what the
-reference functions give: same pessimistic ranks, same top-k lists, same refusals."""
+reference functions give: same pessimistic ranks, same top-k lists, same refusals; evaluating in
+length order (``eval_by_length``) gives the same per-user results."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from llmrec.data.datamodule import SequenceDataModule
+from llmrec.data.interactions import Interactions
+from llmrec.data.preprocess import build_sequence_data
+from llmrec.data.split import LeaveOneOut
+from llmrec.evaluation import RankingEvaluator
 from llmrec.metrics import NonFiniteScoresError, mask_scores, rank_and_top_k, target_ranks, top_k
 
 
@@ -66,3 +73,28 @@ def test_nan_is_refused_even_in_a_history_column() -> None:
     scores[0, seen[0, 1]] = float("nan")
     with pytest.raises(NonFiniteScoresError, match="NaN"):
         rank_and_top_k(scores, targets, seen, 10)
+
+
+def test_eval_by_length_orders_batches_and_keeps_per_user_results() -> None:
+    rng = np.random.default_rng(0)
+    sequences = [list(rng.integers(1, 30, size=int(n))) for n in rng.integers(3, 15, size=40)]
+    raw = Interactions(users=[f"u{i}" for i in range(40)], sequences=[[str(x) for x in s] for s in sequences])
+    split = LeaveOneOut(build_sequence_data(raw, k_core=0))
+    counts = torch.from_numpy(split.train_item_counts())
+    results = []
+    for by_length in (False, True):
+        module = SequenceDataModule(split, max_len=8, eval_batch_size=6, eval_by_length=by_length)
+        evaluator = RankingEvaluator([5], counts, 40)
+        widths = []
+        for batch in module.test_dataloader():
+            widths.append(int((batch.items != 0).sum(dim=1).max()))
+            # A scorer that reads only the items, never the padding width: item id times the row's sum.
+            scores = (
+                torch.arange(split.num_items + 1.0)[None, :] * batch.items.sum(dim=1, keepdim=True).float()
+            )
+            evaluator.update(scores % 7.0, batch)
+        results.append((widths, evaluator.per_user(), evaluator.compute()))
+    (_, plain, plain_metrics), (widths, grouped, grouped_metrics) = results
+    assert widths == sorted(widths, reverse=True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, grouped, strict=True))
+    assert plain_metrics == grouped_metrics

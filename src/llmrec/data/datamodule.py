@@ -76,6 +76,7 @@ class EvalDataset(Dataset):
         self, rows: np.ndarray, history: np.ndarray, offsets: np.ndarray, mask_history: bool
     ) -> None:
         self.rows = torch.from_numpy(rows)
+        self.lengths = (self.rows != 0).sum(dim=1)
         self.history = torch.from_numpy(history)
         self.offsets = torch.from_numpy(offsets)
         self.mask_history = mask_history
@@ -109,6 +110,7 @@ class SequenceDataModule(pl.LightningDataModule):
         mask_history: bool = True,
         num_workers: int = 0,
         group_by_length: bool = True,
+        eval_by_length: bool = False,
     ) -> None:
         super().__init__()
         for key, value in {
@@ -125,6 +127,7 @@ class SequenceDataModule(pl.LightningDataModule):
         self.mask_history = mask_history
         self.num_workers = num_workers
         self.group_by_length = group_by_length
+        self.eval_by_length = eval_by_length
         positions, users = split.train_window_positions(max_len)
         check_train_positions(split.data.offsets, positions, users)  # on the windows actually used
         windows = split.items_at(positions)
@@ -154,8 +157,18 @@ class SequenceDataModule(pl.LightningDataModule):
         sampler = LengthGroupedSampler(self.train_set.lengths, self.batch_size) if grouped else None
         return self._loader(self.train_set, self.batch_size, sampler or RandomSampler(self.train_set))
 
+    def _eval_loader(self, dataset: EvalDataset) -> DataLoader:
+        # eval_by_length: longest rows first, so each batch is trimmed to rows of similar length (the
+        # forward pass costs the longest row of its batch; ~2.4x faster on Beauty-shaped data). Metrics
+        # are per user, so the order does not change them beyond the model's float rounding at another
+        # padding width. Under DDP the plain order, which Lightning shards with a DistributedSampler.
+        if not self.eval_by_length or self._world_size() > 1:
+            return self._loader(dataset, self.eval_batch_size)
+        order = torch.argsort(dataset.lengths, descending=True, stable=True).tolist()
+        return self._loader(dataset, self.eval_batch_size, sampler=order)  # type: ignore[arg-type]
+
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, self.eval_batch_size)
+        return self._eval_loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.eval_batch_size)
+        return self._eval_loader(self.test_set)
