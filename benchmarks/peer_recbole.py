@@ -110,7 +110,7 @@ def test_both_ways(cfg, results: dict) -> tuple[dict, dict]:
     counts = torch.from_numpy(split.train_item_counts()).float()
     out = []
     for mask in (True, False):
-        module = SequenceDataModule(split, MAX_LEN[cfg.dataset.name], mask_history=mask)
+        module = SequenceDataModule(split, MAX_LEN[cfg.dataset.name], mask_history=mask, eval_by_length=True)
         evaluator = RankingEvaluator([10], counts, data.num_users)
         with torch.inference_mode():
             for batch in module.test_dataloader():

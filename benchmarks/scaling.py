@@ -75,7 +75,9 @@ def timed_evaluation(model: SASRec, module: SequenceDataModule, split: LeaveOneO
 def cell(users: int, items: int, loss: str, box: float) -> dict:
     start = time.perf_counter()
     split = LeaveOneOut(random_sequences(users, items, MEAN_LENGTH))
-    module = SequenceDataModule(split, MAX_LEN, batch_size=BATCH, eval_batch_size=EVAL_BATCH)
+    module = SequenceDataModule(
+        split, MAX_LEN, batch_size=BATCH, eval_batch_size=EVAL_BATCH, eval_by_length=True
+    )
     objective = FullSoftmaxCE() if loss == "ce" else SampledBCE()
     model = SASRec(items, MAX_LEN, loss=objective)
     prep = time.perf_counter() - start
