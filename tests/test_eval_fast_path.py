@@ -98,3 +98,11 @@ def test_eval_by_length_orders_batches_and_keeps_per_user_results() -> None:
     assert widths == sorted(widths, reverse=True)
     assert all(torch.equal(a, b) for a, b in zip(plain, grouped, strict=True))
     assert plain_metrics == grouped_metrics
+
+
+def test_scores_that_are_a_view_of_model_state_are_left_untouched() -> None:
+    counts = torch.tensor([0.0, 5.0, 3.0, 3.0, 1.0])  # what Popularity returns, expanded per row
+    scores = counts.expand(2, -1)
+    ranks, lists = rank_and_top_k(scores, torch.tensor([2, 4]), torch.tensor([[1, 3], [2, 0]]), 3)
+    assert ranks.tolist() == [0, 2] and lists.tolist() == [[2, 4, -1], [1, 3, 4]]
+    assert counts.tolist() == [0.0, 5.0, 3.0, 3.0, 1.0]

@@ -36,7 +36,7 @@ class RankingEvaluator:
         self._lists: list[Tensor] = []
 
     def update(self, scores: Tensor, batch: SeqBatch) -> None:
-        """Rank one batch of scores (B, N+1); ``scores`` is consumed (masked in place)."""
+        """Rank one batch of scores (B, N+1) against the whole catalog, history masked."""
         targets = batch.items[:, -1]
         ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks))
         self._ranks.append(ranks.cpu())

@@ -55,28 +55,28 @@ def top_k(masked: Tensor, k: int) -> Tensor:
 
 
 def rank_and_top_k(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
-    """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values, in
-    three passes over the (B, N+1) scores, which it overwrites; no other (B, N+1) tensor is allocated.
+    """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values, with
+    one private float32 copy of the (B, N+1) scores and three passes over it.
 
     When every score is finite (one sum reduction tells: NaN or an infinity makes the sum non-finite),
-    no -inf of the model's can meet a masked item, so masking writes -inf in place, and once the top-k
-    is taken the pessimistic rank (higher + other ties) is ``count(score >= target's) - 1``, counted by
-    turning the scores themselves into 1.0/0.0 (exact while the catalog is below 2**24 items).
-    Otherwise the reference functions run (they raise on NaN and keep a model's -inf apart).
+    no -inf of the model's can meet a masked item, so masking writes -inf into the copy, and once the
+    top-k is taken the pessimistic rank (higher + other ties) is ``count(score >= target's) - 1``,
+    counted by turning the copy itself into 1.0/0.0 (exact while the catalog is below 2**24 items).
+    Otherwise the reference functions run (they raise on NaN and keep a model's -inf apart). The copy is
+    needed because a model may return a view of its own state (Popularity returns an expanded buffer).
     """
-    scores = scores.detach()
-    if not bool(torch.isfinite(scores.sum())) or scores.shape[1] >= 2**24:
-        masked = mask_scores(scores, targets, seen)
+    if not bool(torch.isfinite(scores.detach().sum())) or scores.shape[1] >= 2**24:
+        masked = mask_scores(scores.detach(), targets, seen)
         return target_ranks(masked, targets), top_k(masked, k)
-    scores = scores.float()  # no copy when already float32
+    masked = torch.empty(scores.shape, dtype=torch.float32, device=scores.device).copy_(scores.detach())
     column = targets.unsqueeze(1)
-    target_scores = scores.gather(1, column)  # (B, 1)
+    target_scores = masked.gather(1, column)  # (B, 1)
     if seen is not None:
-        scores.scatter_(1, seen, float("-inf"))
-    scores[:, 0] = float("-inf")
-    scores.scatter_(1, column, target_scores)
-    lists = top_k(scores, k)
-    at_least = scores.ge_(target_scores).sum(dim=1)  # float 0/1 sums: far faster than bool sums on CPU
+        masked.scatter_(1, seen, float("-inf"))
+    masked[:, 0] = float("-inf")
+    masked.scatter_(1, column, target_scores)
+    lists = top_k(masked, k)
+    at_least = masked.ge_(target_scores).sum(dim=1)  # float 0/1 sums: far faster than bool sums on CPU
     return at_least.long() - 1, lists
 
 
