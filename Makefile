@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ../shared/data
 
-.PHONY: help setup run test test-slow lint format bench-accuracy clean
+.PHONY: help setup run test test-slow lint format bench-accuracy bench-speed bench-recbole recbole-venv clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,24 @@ format: setup ## ruff fix and format
 
 bench-accuracy: setup ## SASRec/BERT4Rec accuracy on real data in $(DATA) (long: see experiments/001_baselines_real)
 	$(BIN)/python benchmarks/accuracy_baselines.py --data-root $(DATA) --run beauty:sasrec --run ml1m:sasrec --run ml1m:bert4rec
+
+bench-speed: setup ## evaluation vs its matmul+top-k floor, and the scaling table (synthetic, ~12 min)
+	$(BIN)/python benchmarks/eval_floor.py
+	$(BIN)/python benchmarks/scaling.py
+
+# RecBole 1.2.1, the peer, in its own venv: it needs numpy<2, pandas<3, setuptools<81, ray==2.6.3.
+RECBOLE_VENV := .venv-recbole
+$(RECBOLE_VENV)/.installed:
+	$(PYTHON) -m venv $(RECBOLE_VENV)
+	$(RECBOLE_VENV)/bin/pip install -q torch==2.13.0
+	$(RECBOLE_VENV)/bin/pip install -q recbole==1.2.1 'numpy<2' 'pandas<3' 'setuptools<81' ray==2.6.3
+	touch $@
+
+recbole-venv: $(RECBOLE_VENV)/.installed ## create .venv-recbole with RecBole 1.2.1 and its pins
+
+bench-recbole: setup recbole-venv ## llmrec vs RecBole SASRec on Beauty and ML-1M in $(DATA) (long: ~1 h)
+	$(BIN)/python benchmarks/peer_recbole.py --data-root $(DATA) --dataset beauty --recbole-minutes 40 --llmrec-minutes 15
+	$(BIN)/python benchmarks/peer_recbole.py --data-root $(DATA) --dataset ml1m --recbole-minutes 5 --llmrec-minutes 30
 
 clean: ## remove outputs and caches (not the venv)
 	rm -rf outputs multirun .cache .pytest_cache .ruff_cache

@@ -1,16 +1,19 @@
 """Training callbacks for reliability: stop on a non-finite loss, carry RNG state across a resume, and
-stamp checkpoints with what they were trained on (so a resume never mixes runs)."""
+stamp checkpoints with what they were trained on (so a resume never mixes runs); and an epoch clock for
+benchmarks that read "wall time to reach a validation score" off the metrics file."""
 
 from __future__ import annotations
 
 import math
 import random
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor
 
 from llmrec.errors import LlmrecError
@@ -90,3 +93,33 @@ class RunStamp(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         checkpoint["llmrec"] = dict(self.stamp)
+
+
+class EpochClock(pl.Callback):
+    """Logs, at each validation: ``time/train_seconds`` (this epoch's training batches),
+    ``time/val_seconds`` (the validation pass) and ``time/elapsed`` (since fit started, evaluation
+    included). Add it with ``+callbacks.clock._target_=llmrec.callbacks.EpochClock``."""
+
+    def __init__(self) -> None:
+        self.fit_start = self.epoch_start = self.val_start = 0.0
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.fit_start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.val_start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+            return
+        now = time.perf_counter()
+        pl_module.log_dict(
+            {
+                "time/train_seconds": self.val_start - self.epoch_start,
+                "time/val_seconds": now - self.val_start,
+                "time/elapsed": now - self.fit_start,
+            }
+        )

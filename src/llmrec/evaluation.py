@@ -9,7 +9,7 @@ from torch import Tensor
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.metrics import beyond_accuracy, mask_scores, rank_metrics, target_ranks, top_k
+from llmrec.metrics import beyond_accuracy, rank_and_top_k, rank_metrics
 
 
 def check_cutoffs(ks: Sequence[int]) -> list[int]:
@@ -36,10 +36,11 @@ class RankingEvaluator:
         self._lists: list[Tensor] = []
 
     def update(self, scores: Tensor, batch: SeqBatch) -> None:
+        """Rank one batch of scores (B, N+1) against the whole catalog, history masked."""
         targets = batch.items[:, -1]
-        masked = mask_scores(scores, targets, batch.seen)  # (B, N+1)
-        self._ranks.append(target_ranks(masked, targets).cpu())
-        self._lists.append(top_k(masked, max(self.ks)).cpu())
+        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks))
+        self._ranks.append(ranks.cpu())
+        self._lists.append(lists.cpu())
         users = batch.users if batch.users is not None else torch.full_like(targets, -1)
         self._users.append(users.cpu())
 
@@ -61,9 +62,10 @@ class RankingEvaluator:
 
     def per_user(self) -> tuple[Tensor, Tensor, Tensor]:
         """(users, ranks, top-k lists) sorted by user, each user once (samplers may repeat users)."""
-        users = torch.cat(self._users)
-        order = torch.argsort(users, stable=True)
-        users, ranks, lists = users[order], torch.cat(self._ranks)[order], torch.cat(self._lists)[order]
+        users, ranks, lists = torch.cat(self._users), torch.cat(self._ranks), torch.cat(self._lists)
+        if not bool((users[1:] >= users[:-1]).all()):  # the usual sequential loader is already in order
+            order = torch.argsort(users, stable=True)
+            users, ranks, lists = users[order], ranks[order], lists[order]
         first = torch.ones_like(users, dtype=torch.bool)
         first[1:] = users[1:] != users[:-1]
         first |= users < 0

@@ -54,6 +54,32 @@ def top_k(masked: Tensor, k: int) -> Tensor:
     return torch.where(torch.isneginf(values), -1, items)
 
 
+def rank_and_top_k(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
+    """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values, with
+    one private float32 copy of the (B, N+1) scores and three passes over it.
+
+    When every score is finite (one sum reduction tells: NaN or an infinity makes the sum non-finite),
+    no -inf of the model's can meet a masked item, so masking writes -inf into the copy, and once the
+    top-k is taken the pessimistic rank (higher + other ties) is ``count(score >= target's) - 1``,
+    counted by turning the copy itself into 1.0/0.0 (exact while the catalog is below 2**24 items).
+    Otherwise the reference functions run (they raise on NaN and keep a model's -inf apart). The copy is
+    needed because a model may return a view of its own state (Popularity returns an expanded buffer).
+    """
+    if not bool(torch.isfinite(scores.detach().sum())) or scores.shape[1] >= 2**24:
+        masked = mask_scores(scores.detach(), targets, seen)
+        return target_ranks(masked, targets), top_k(masked, k)
+    masked = torch.empty(scores.shape, dtype=torch.float32, device=scores.device).copy_(scores.detach())
+    column = targets.unsqueeze(1)
+    target_scores = masked.gather(1, column)  # (B, 1)
+    if seen is not None:
+        masked.scatter_(1, seen, float("-inf"))
+    masked[:, 0] = float("-inf")
+    masked.scatter_(1, column, target_scores)
+    lists = top_k(masked, k)
+    at_least = masked.ge_(target_scores).sum(dim=1)  # float 0/1 sums: far faster than bool sums on CPU
+    return at_least.long() - 1, lists
+
+
 def rank_metrics(ranks: Tensor, ks: Sequence[int]) -> dict[str, Tensor]:
     """Per-user HR@k, NDCG@k and MRR@k from 0-based ranks (one relevant item per user)."""
     ranks = ranks.double()
@@ -83,7 +109,8 @@ def beyond_accuracy(
         top = lists[:, :k]
         valid = top > 0
         picked = top[valid]
-        out[f"coverage_{k}"] = float(picked.unique().numel() / num_items) if num_items else 0.0
-        out[f"novelty_{k}"] = float(info[picked].mean()) if picked.numel() else math.nan
-        out[f"arp_{k}"] = float(counts[picked].mean()) if picked.numel() else math.nan
+        recommended = int(torch.count_nonzero(torch.bincount(picked, minlength=num_items + 1)))
+        out[f"coverage_{k}"] = float(recommended / num_items) if num_items else 0.0
+        out[f"novelty_{k}"] = float(info.index_select(0, picked).mean()) if picked.numel() else math.nan
+        out[f"arp_{k}"] = float(counts.index_select(0, picked).mean()) if picked.numel() else math.nan
     return out

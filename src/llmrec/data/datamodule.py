@@ -1,7 +1,9 @@
 """The Lightning data module: training windows, validation and test rows, all as :class:`SeqBatch`.
 
-Datasets fetch a whole batch at once (``__getitems__``): a batch is one tensor index, with no per-sample
-Python in the hot loop.
+Datasets fetch a whole batch at once (``__getitems__``): a batch is one tensor gather, with no per-sample
+Python in the hot loop. Gathers use ``index_select``: on a loaded CPU,
+advanced indexing (``t[idx]``) of a few hundred rows wakes the whole thread pool and took ~15 ms per
+batch where ``index_select`` takes well under 1 ms.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class WindowDataset(Dataset):
         return self.windows.shape[0]
 
     def __getitems__(self, indices: list[int]) -> SeqBatch:
-        return SeqBatch(items=trim_left_padding(self.windows[torch.as_tensor(indices)]))
+        return SeqBatch(items=trim_left_padding(self.windows.index_select(0, torch.as_tensor(indices))))
 
 
 class EvalDataset(Dataset):
@@ -76,6 +78,7 @@ class EvalDataset(Dataset):
         self.rows = torch.from_numpy(rows)
         self.history = torch.from_numpy(history)
         self.offsets = torch.from_numpy(offsets)
+        self.lengths = self.offsets[1:] - self.offsets[:-1]  # history lengths; rows grow with them
         self.mask_history = mask_history
 
     def __len__(self) -> int:
@@ -83,16 +86,17 @@ class EvalDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> SeqBatch:
         users = torch.as_tensor(indices)
-        rows = trim_left_padding(self.rows[users])
+        rows = trim_left_padding(self.rows.index_select(0, users))
         if not self.mask_history:
             return SeqBatch(items=rows, users=users)
-        starts, ends = self.offsets[users], self.offsets[users + 1]
+        starts, ends = self.offsets.index_select(0, users), self.offsets.index_select(0, users + 1)
         lengths = ends - starts
         width = max(int(lengths.max()), 1)
         column = torch.arange(width)
         index = starts[:, None] + column[None, :]  # (B, H)
         valid = column[None, :] < lengths[:, None]
-        seen = torch.where(valid, self.history[index.clamp(max=len(self.history) - 1)], 0)
+        flat = index.clamp(max=len(self.history) - 1).view(-1)
+        seen = torch.where(valid, self.history.index_select(0, flat).view(index.shape), 0)
         return SeqBatch(items=rows, seen=seen, users=users)
 
 
@@ -106,6 +110,7 @@ class SequenceDataModule(pl.LightningDataModule):
         mask_history: bool = True,
         num_workers: int = 0,
         group_by_length: bool = True,
+        eval_by_length: bool = False,
     ) -> None:
         super().__init__()
         for key, value in {
@@ -122,6 +127,7 @@ class SequenceDataModule(pl.LightningDataModule):
         self.mask_history = mask_history
         self.num_workers = num_workers
         self.group_by_length = group_by_length
+        self.eval_by_length = eval_by_length
         positions, users = split.train_window_positions(max_len)
         check_train_positions(split.data.offsets, positions, users)  # on the windows actually used
         windows = split.items_at(positions)
@@ -151,8 +157,19 @@ class SequenceDataModule(pl.LightningDataModule):
         sampler = LengthGroupedSampler(self.train_set.lengths, self.batch_size) if grouped else None
         return self._loader(self.train_set, self.batch_size, sampler or RandomSampler(self.train_set))
 
+    def _eval_loader(self, dataset: EvalDataset) -> DataLoader:
+        # eval_by_length: longest histories first, so each batch holds rows (trimmed to the longest) and
+        # histories (padded to the longest) of similar lengths: the forward pass costs the longest row of
+        # its batch (~2.4x faster on Beauty-shaped data), history masking the longest history. Metrics
+        # are per user, so the order does not change them beyond the model's float rounding at another
+        # padding width. Under DDP the plain order, which Lightning shards with a DistributedSampler.
+        if not self.eval_by_length or self._world_size() > 1:
+            return self._loader(dataset, self.eval_batch_size)
+        order = torch.argsort(dataset.lengths, descending=True, stable=True).tolist()
+        return self._loader(dataset, self.eval_batch_size, sampler=order)  # type: ignore[arg-type]
+
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, self.eval_batch_size)
+        return self._eval_loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.eval_batch_size)
+        return self._eval_loader(self.test_set)

@@ -1,0 +1,114 @@
+"""Full-ranking evaluation against its floor: llmrec's evaluation pass vs a bare ``H @ E.T; topk``.
+
+    PYTHONPATH=src python benchmarks/eval_floor.py                 # Beauty-, ML-1M-sized and large
+    PYTHONPATH=src python benchmarks/eval_floor.py --sizes beauty --repeats 5
+
+For each size, random user states H (U, D) and item table E (N+1, D) stand in for a trained model, so
+only the evaluation is timed. The llmrec column is the path every model takes at validation and test:
+the test data loader as the app configures it (users in history-length order, each batch's rows
+trimmed and histories padded to its longest), scores of one batch at a time,
+``RankingEvaluator.update`` (history masking, pessimistic ranks, top-k lists) and ``compute`` (HR, NDCG,
+MRR, coverage, novelty, ARP at ks 5/10/20). The floor is the same batched matmul followed by
+``torch.topk(scores, 20)`` and nothing else. The "before" column is the same pass ranked by the
+reference functions (``mask_scores`` + ``target_ranks`` + ``top_k``, what ``RankingEvaluator.update`` ran
+before issue 8). All run in the same process, interleaved, best of ``--repeats``; the target is a
+ratio of at most 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from synthetic_shapes import SHAPES, Shape, random_sequences
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from llmrec.data.datamodule import SequenceDataModule
+from llmrec.data.split import LeaveOneOut
+from llmrec.evaluation import RankingEvaluator
+from llmrec.metrics import mask_scores, target_ranks, top_k
+
+KS = (5, 10, 20)
+
+
+def llmrec_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEvaluator) -> float:
+    start = time.perf_counter()
+    evaluator.reset()
+    for batch in loader:
+        evaluator.update(h.index_select(0, batch.users) @ e.T, batch)
+    evaluator.compute()
+    return time.perf_counter() - start
+
+
+def reference_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEvaluator) -> float:
+    start = time.perf_counter()
+    evaluator.reset()
+    for batch in loader:
+        targets = batch.items[:, -1]
+        masked = mask_scores(h.index_select(0, batch.users) @ e.T, targets, batch.seen)
+        evaluator._ranks.append(target_ranks(masked, targets))
+        evaluator._lists.append(top_k(masked, max(KS)))
+        evaluator._users.append(batch.users)
+    evaluator.compute()
+    return time.perf_counter() - start
+
+
+def floor_pass(h: Tensor, e: Tensor, batch_size: int) -> float:
+    start = time.perf_counter()
+    for rows in h.split(batch_size):
+        torch.topk(rows @ e.T, max(KS), dim=1)
+    return time.perf_counter() - start
+
+
+def measure(shape: Shape, hidden: int, batch_size: int, repeats: int) -> dict[str, float]:
+    split = LeaveOneOut(random_sequences(shape.users, shape.items, shape.mean_length))
+    module = SequenceDataModule(split, shape.max_len, eval_batch_size=batch_size, eval_by_length=True)
+    generator = torch.Generator().manual_seed(0)
+    h = torch.randn(shape.users, hidden, generator=generator)
+    e = torch.randn(shape.items + 1, hidden, generator=generator)
+    counts = torch.from_numpy(split.train_item_counts())
+    evaluator = RankingEvaluator(list(KS), counts, shape.users)
+    loader = module.test_dataloader()
+    llmrec, floor, before = [], [], []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            floor.append(floor_pass(h, e, batch_size))
+            llmrec.append(llmrec_pass(loader, h, e, evaluator))
+            before.append(reference_pass(loader, h, e, evaluator))
+    return {"llmrec": min(llmrec), "floor": min(floor), "before": min(before)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=512, help="the default eval_batch_size")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, hidden {args.hidden}, "
+        f"eval batch {args.batch_size}, best of {args.repeats}\n"
+    )
+    print(
+        "| size | users | items | llmrec eval pass (s) | matmul + top-k floor (s) | ratio | target ≤ 1.5× "
+        "| before: reference ranking (s) | before / floor |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in args.sizes:
+        shape = SHAPES[name]
+        t = measure(shape, args.hidden, args.batch_size, args.repeats)
+        ratio = t["llmrec"] / t["floor"]
+        print(
+            f"| {shape.name} | {shape.users:,} | {shape.items:,} | {t['llmrec']:.3f} | {t['floor']:.3f} | "
+            f"{ratio:.2f}× | {'met' if ratio <= 1.5 else 'not met'} | {t['before']:.3f} | "
+            f"{t['before'] / t['floor']:.2f}× |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The one-pass ranking (``rank_and_top_k``, what ``RankingEvaluator`` runs) gives exactly what the
+reference functions give: same pessimistic ranks, same top-k lists, same refusals; evaluating in
+length order (``eval_by_length``) gives the same per-user results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from llmrec.data.datamodule import SequenceDataModule
+from llmrec.data.interactions import Interactions
+from llmrec.data.preprocess import build_sequence_data
+from llmrec.data.split import LeaveOneOut
+from llmrec.evaluation import RankingEvaluator
+from llmrec.metrics import NonFiniteScoresError, mask_scores, rank_and_top_k, target_ranks, top_k
+
+
+def reference(scores: torch.Tensor, targets: torch.Tensor, seen: torch.Tensor | None, k: int):
+    masked = mask_scores(scores, targets, seen)
+    return target_ranks(masked, targets), top_k(masked, k)
+
+
+def random_case(seed: int, rows: int = 64, items: int = 300, levels: int = 7):
+    generator = torch.Generator().manual_seed(seed)
+    # Few distinct values: most targets tie with many items, the case pessimistic ranks exist for.
+    scores = torch.randint(0, levels, (rows, items + 1), generator=generator).float()
+    targets = torch.randint(1, items + 1, (rows,), generator=generator)
+    seen = torch.randint(0, items + 1, (rows, 40), generator=generator)  # 0 = padding, repeats allowed
+    seen[:5, 0] = targets[:5]  # a repeat of the target in the history stays rankable
+    return scores, targets, seen
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("with_history", [True, False])
+def test_fast_path_equals_reference_with_many_ties(seed: int, with_history: bool) -> None:
+    scores, targets, seen = random_case(seed)
+    seen = seen if with_history else None
+    expected_ranks, expected_lists = reference(scores, targets, seen, 20)
+    ranks, lists = rank_and_top_k(scores.clone(), targets, seen, 20)
+    assert torch.equal(ranks, expected_ranks) and ranks.dtype == expected_ranks.dtype
+    assert torch.equal(lists, expected_lists)
+
+
+@pytest.mark.parametrize(
+    "special", [float("-inf"), float("inf"), 3e38], ids=["model -inf", "model +inf", "sum overflows"]
+)
+def test_non_finite_scores_take_the_reference_path(special: float) -> None:
+    scores, targets, seen = random_case(7)
+    scores[::3, 5:40] = special
+    scores[1, targets[1]] = special
+    expected = reference(scores, targets, seen, 10)
+    got = rank_and_top_k(scores.clone(), targets, seen, 10)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_bfloat16_scores() -> None:
+    scores, targets, seen = random_case(3)
+    low = (scores / 3).bfloat16()
+    expected = reference(low, targets, seen, 5)
+    got = rank_and_top_k(low.clone(), targets, seen, 5)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_k_beyond_rankable_items_gives_minus_one() -> None:
+    scores = torch.tensor([[0.0, 3.0, 2.0, 1.0]])
+    ranks, lists = rank_and_top_k(scores, torch.tensor([3]), torch.tensor([[1]]), 5)
+    assert ranks.tolist() == [1] and lists.tolist() == [[2, 3, -1, -1]]
+
+
+def test_nan_is_refused_even_in_a_history_column() -> None:
+    scores, targets, seen = random_case(1)
+    scores[0, seen[0, 1]] = float("nan")
+    with pytest.raises(NonFiniteScoresError, match="NaN"):
+        rank_and_top_k(scores, targets, seen, 10)
+
+
+def test_eval_by_length_orders_batches_and_keeps_per_user_results() -> None:
+    rng = np.random.default_rng(0)
+    sequences = [list(rng.integers(1, 30, size=int(n))) for n in rng.integers(3, 15, size=40)]
+    raw = Interactions(users=[f"u{i}" for i in range(40)], sequences=[[str(x) for x in s] for s in sequences])
+    split = LeaveOneOut(build_sequence_data(raw, k_core=0))
+    counts = torch.from_numpy(split.train_item_counts())
+    results = []
+    for by_length in (False, True):
+        module = SequenceDataModule(split, max_len=8, eval_batch_size=6, eval_by_length=by_length)
+        evaluator = RankingEvaluator([5], counts, 40)
+        widths = []
+        for batch in module.test_dataloader():
+            widths.append(int((batch.items != 0).sum(dim=1).max()))
+            # A scorer that reads only the items, never the padding width: item id times the row's sum.
+            scores = (
+                torch.arange(split.num_items + 1.0)[None, :] * batch.items.sum(dim=1, keepdim=True).float()
+            )
+            evaluator.update(scores % 7.0, batch)
+        results.append((widths, evaluator.per_user(), evaluator.compute()))
+    (_, plain, plain_metrics), (widths, grouped, grouped_metrics) = results
+    assert widths == sorted(widths, reverse=True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, grouped, strict=True))
+    assert plain_metrics == grouped_metrics
+
+
+def test_scores_that_are_a_view_of_model_state_are_left_untouched() -> None:
+    counts = torch.tensor([0.0, 5.0, 3.0, 3.0, 1.0])  # what Popularity returns, expanded per row
+    scores = counts.expand(2, -1)
+    ranks, lists = rank_and_top_k(scores, torch.tensor([2, 4]), torch.tensor([[1, 3], [2, 0]]), 3)
+    assert ranks.tolist() == [0, 2] and lists.tolist() == [[2, 4, -1], [1, 3, 4]]
+    assert counts.tolist() == [0.0, 5.0, 3.0, 3.0, 1.0]
