@@ -77,6 +77,7 @@ def test_help_and_cfg(flag: str, tmp_path: Path) -> None:
         (["dataset=beauty", "dataset.root=/nonexistent/beauty"], "does not exist"),
         (["debug=tiny", "dataset.max_len=0"], "max_len must be a positive integer"),
         (["debug=tiny", "eval.ks=[0,5]"], "eval.ks must be a non-empty list of positive integers"),
+        (["-m", "--cfg", "job", "model=sasrec,bert4rec"], "to see one job's config drop -m"),
     ],
 )
 def test_bad_input_gets_one_clear_error(args: list[str], expected: str, tmp_path: Path) -> None:

@@ -60,5 +60,19 @@ def main(cfg: DictConfig) -> float | None:
     return monitored_value(results, str(cfg.eval.monitor))
 
 
+def cli() -> None:
+    """``main`` with Hydra's own command-line check (``-m`` with ``--cfg``) as one error line."""
+    try:
+        main()
+    except ValueError as error:
+        if "can be specified" not in str(error):
+            raise
+        print(
+            f"error: {error}; to see one job's config drop -m: python -m llmrec --cfg job <overrides>",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    cli()
