@@ -18,6 +18,7 @@ items encoded with gradients inside training batches. Row 0 of a table is paddin
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def unfreeze_top_layers(model: nn.Module, count: int) -> None:
         layer.requires_grad_(True)
 
 
-class ItemTower(nn.Module):
+class ItemTower(nn.Module, ABC):
     """Shared bookkeeping: the cached (N+1, D) table and the encoding counters."""
 
     trainable: bool = False
@@ -94,11 +95,13 @@ class ItemTower(nn.Module):
         """Build what needs the texts (backbones, tokenizers); called from ``configure_model``."""
 
     @property
+    @abstractmethod
     def dim(self) -> int:
-        raise NotImplementedError
+        """Size of one item vector."""
 
+    @abstractmethod
     def _encode_catalog(self) -> Tensor:  # (N, D)
-        raise NotImplementedError
+        """Vectors of every item of the bound catalog, in id order."""
 
     def catalog(self) -> Tensor:
         """(N+1, D) vectors of every item, encoded once per refresh (no gradients)."""
