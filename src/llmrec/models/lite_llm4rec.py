@@ -56,6 +56,7 @@ from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
 from llmrec.models.layers.llm import LLMSpec
+from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def training_examples(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
     return trim_left_padding(prefixes), targets[rows, ends]
 
 
-class LiteLLM4Rec(SequentialRecommender):
+class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
     def __init__(
         self,
         num_items: int,
@@ -199,21 +200,8 @@ class LiteLLM4Rec(SequentialRecommender):
         if self.item_llm.trainable:
             self.item_llm.catalog()  # refreshed only if training changed the Item LLM since the last pass
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep only the trainable tensors: frozen backbones are rebuilt from their spec on load."""
-        params = self.named_parameters(remove_duplicate=False)
-        trainable = {name for name, p in params if p.requires_grad}
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
-
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        # tied weights (T5's shared token table) appear under every alias in a state dict
-        params = self.named_parameters(remove_duplicate=False)
-        frozen = {name for name, p in params if not p.requires_grad}
-        frozen |= {name for name, _ in self.named_buffers(remove_duplicate=False)}
-        result = super().load_state_dict(state_dict, strict=False, assign=assign)
-        missing = [k for k in result.missing_keys if k not in frozen]
-        if strict and (missing or result.unexpected_keys):
-            raise RuntimeError(f"checkpoint mismatch: missing {missing}, unexpected {result.unexpected_keys}")
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
         if any(key.startswith("item_llm.") for key in state_dict):
             self.item_llm.stale = True  # the Item LLM's weights changed: re-encode before ranking
         return result

@@ -33,6 +33,7 @@ from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
+from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 LOW_SCORE = -1e9  # every item outside the generated top-k
 
@@ -48,7 +49,7 @@ def pad_batch(rows: list[list[int]], pad: int, left: bool) -> tuple[Tensor, Tens
     return ids, mask
 
 
-class LLMSeqPrompt(SequentialRecommender):
+class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
     def __init__(
         self,
         num_items: int,
@@ -189,17 +190,3 @@ class LLMSeqPrompt(SequentialRecommender):
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
         self._log_mapping("test")
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep only the trainable tensors (the LoRA adapters): the frozen backbone is rebuilt on load."""
-        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
-        frozen |= {name for name, _ in self.named_buffers()}
-        result = super().load_state_dict(state_dict, strict=False, assign=assign)
-        missing = [k for k in result.missing_keys if k not in frozen]
-        if strict and (missing or result.unexpected_keys):
-            raise RuntimeError(f"checkpoint mismatch: missing {missing}, unexpected {result.unexpected_keys}")
-        return result
