@@ -37,8 +37,11 @@ format: setup ## ruff fix and format
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-bench-accuracy: setup ## SASRec/BERT4Rec accuracy on real data in $(DATA) (long: see experiments/001_baselines_real)
-	$(BIN)/python benchmarks/accuracy_baselines.py --data-root $(DATA) --run beauty:sasrec --run ml1m:sasrec --run ml1m:bert4rec
+bench-accuracy: setup ## SASRec/BERT4Rec accuracy on real data in $(DATA), best settings of experiments/004 (long)
+	$(BIN)/python benchmarks/accuracy_baselines.py --data-root $(DATA) \
+	  --run beauty:sasrec:datamodule.batch_size=128,model.lr=0.0005,callbacks.early_stopping.patience=15 \
+	  --run ml1m:sasrec:model.hidden=128,model.inner=512,model.dropout=0.2,model.attn_dropout=0.2,datamodule.batch_size=128,callbacks.early_stopping.patience=30 \
+	  --run ml1m:bert4rec:datamodule.batch_size=256,model.dropout=0.1,model.attn_dropout=0.1,callbacks.early_stopping.patience=20
 
 bench-speed: setup ## evaluation vs its matmul+top-k floor, and the scaling table (synthetic, ~12 min)
 	$(BIN)/python benchmarks/eval_floor.py

@@ -3,6 +3,10 @@
     python benchmarks/accuracy_baselines.py --data-root ../shared/data \
         --run beauty:sasrec --run ml1m:sasrec:model.dropout=0.2,model.attn_dropout=0.2 \
         --run ml1m:bert4rec --max-minutes 30
+    python benchmarks/accuracy_baselines.py --data-root ../shared/data --max-minutes 6 trainer=gpu \
+        --run beauty:sasrec:datamodule.batch_size=128,model.lr=0.0005
+
+The settings that reach the published figures, and the grid around them: experiments/004.
 
 Each run is ``dataset:model[:override,override...]``; it calls ``python -m llmrec`` once per run and
 prints one table of test metrics with wall times and the published figures to reach.

@@ -4,10 +4,13 @@
    items, 64-d SASRec ID embeddings, LoRA r=16 on gate/up/down), counted on the meta device (no weights),
    and the bytes of the saved pluggable part that follow from it.
 2. The saved pluggable part of the tiny random LLaMA on the same catalog: its size on disk.
-3. Inference on CPU with the tiny model, batch 64, 50-item histories: E4SRec's all-item scores against
-   one plain forward of the backbone body over inputs of the same length, as a ratio measured in this run.
+3. Inference, batch 64, 50-item histories: E4SRec's all-item scores against one plain forward of the
+   backbone body over inputs of the same length, as a ratio measured in this run, and users/s. On CPU with
+   the tiny model; on a GPU with a random model of the LLaMA-2-7B architecture in bf16 (``--arch 7b``),
+   under bf16 autocast as ``trainer=gpu`` runs it; and with LoRA merged into the backbone, as served.
 
 Usage: ``python benchmarks/e4srec_speed.py [--items 12101] [--batch 64] [--repeats 20] [--threads 2]``
+       ``python benchmarks/e4srec_speed.py --arch 7b --device cuda``  (about 14 GB of GPU memory)
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ LLAMA2_13B = LlamaConfig(
     num_hidden_layers=40,
     num_attention_heads=40,
     num_key_value_heads=40,
+    vocab_size=32000,
+    max_position_embeddings=4096,
+)
+LLAMA2_7B = LlamaConfig(
+    hidden_size=4096,
+    intermediate_size=11008,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=32,
     vocab_size=32000,
     max_position_embeddings=4096,
 )
@@ -68,40 +80,55 @@ def count_13b(num_items: int, id_dim: int, history: int, prompt: int) -> dict[st
     }
 
 
-def tiny_model(num_items: int, id_dim: int, max_len: int) -> E4SRec:
-    net = E4SRec(num_items, max_len, LLMSpec(config=TINY, lora=LORA), id_dim=id_dim)
-    net.configure_model()
-    return net.eval()
+ARCHS = {"tiny": (TINY, "float32"), "7b": (LLAMA2_7B, "bfloat16")}
 
 
-def seconds(step: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``step`` after two warm-up calls."""
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(repeats):
+def build_model(arch: str, num_items: int, id_dim: int, max_len: int, device: str) -> E4SRec:
+    """E4SRec on a random backbone of ``arch`` (in the arch's dtype), built directly on ``device`` (a 7B
+    model is never materialised on the host); the two projections stay float32, as under bf16-mixed."""
+    config, dtype = ARCHS[arch]
+    net = E4SRec(num_items, max_len, LLMSpec(config=config, lora=LORA, dtype=dtype), id_dim=id_dim)
+    with torch.device(device):
+        net.configure_model()
+    return net.to(device).eval()
+
+
+def seconds(step: Callable[[], object], repeats: int, device: str) -> float:
+    """Median wall time of ``step`` after two warm-up calls, waiting for the device each time."""
+
+    def timed() -> float:
         start = time.perf_counter()
         step()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    for _ in range(2):
+        timed()
+    return sorted(timed() for _ in range(repeats))[repeats // 2]
 
 
 @torch.no_grad()
-def inference_times(net: E4SRec, batch: int, repeats: int) -> dict[str, float]:
-    history = torch.randint(1, net.num_items + 1, (batch, net.max_len))
+def inference_times(net: E4SRec, batch: int, repeats: int, device: str) -> dict[str, float]:
+    history = torch.randint(1, net.num_items + 1, (batch, net.max_len), device=device)
     _, mask = net.prompt_embeddings(history)
-    ids = torch.randint(4, len(net.tokenizer), mask.shape)  # token inputs of the same length
+    ids = torch.randint(4, len(net.tokenizer), mask.shape, device=device)  # token inputs, same length
     body = transformer_body(net.backbone)
 
     def plain() -> object:
         with net.backbone.disable_adapter():
             return body(input_ids=ids, attention_mask=mask)
 
-    return {
-        "plain": seconds(plain, repeats),
-        "lora": seconds(lambda: body(input_ids=ids, attention_mask=mask), repeats),
-        "e4srec": seconds(lambda: net(history), repeats),
-    }
+    with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+        times = {
+            "plain": seconds(plain, repeats, device),
+            "lora": seconds(lambda: body(input_ids=ids, attention_mask=mask), repeats, device),
+            "e4srec": seconds(lambda: net(history), repeats, device),
+        }
+        net.backbone.merge_adapter()  # serving: LoRA folded into the frozen weights, no adapter matmuls
+        times["merged"] = seconds(lambda: net(history), repeats, device)
+        net.backbone.unmerge_adapter()
+    return times
 
 
 def ratio(value: float, reference: float) -> str:
@@ -116,9 +143,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="tiny", help="backbone for the timings")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU figures")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    net = tiny_model(args.items, args.id_dim, args.max_len)
+    net = build_model(args.arch, args.items, args.id_dim, args.max_len, args.device)
     prompt = net.prefix_ids.numel() + net.suffix_ids.numel()
     big = count_13b(args.items, args.id_dim, args.max_len, prompt)
     with tempfile.TemporaryDirectory() as folder:
@@ -126,15 +155,17 @@ def main() -> None:
         net.save_pluggable(path)
         tiny_bytes = path.stat().st_size
     tiny = net.parameter_counts()
-    times = inference_times(net, args.batch, args.repeats)
+    times = inference_times(net, args.batch, args.repeats, args.device)
     share = big["trainable"] / big["total"]
+    arch = "tiny LLaMA" if args.arch == "tiny" else f"random LLaMA-2-7B arch, {ARCHS[args.arch][1]}"
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     rows = [
         ("trainable / total, LLaMA-2-13B arch", f"{big['trainable']:,} / {big['total']:,}", f"{share:.3%}"),
         ("saved pluggable part, LLaMA-2-13B (computed)", f"{big['saved_bytes'] / 2**20:,.1f} MiB", ""),
         ("E4SRec / plain body multiply-adds, LLaMA-2-13B (computed)", "", f"{big['flops_ratio']:.3f}x"),
-        ("trainable / total, tiny LLaMA", f"{tiny['trainable']:,} / {tiny['total']:,}", ""),
-        ("saved pluggable part, tiny LLaMA (on disk)", f"{tiny_bytes / 2**20:,.2f} MiB", ""),
-        (f"plain backbone forward, batch {args.batch} (CPU)", f"{times['plain'] * 1e3:.1f} ms", "1.00x"),
+        (f"trainable / total, {arch}", f"{tiny['trainable']:,} / {tiny['total']:,}", ""),
+        (f"saved pluggable part, {arch} (on disk)", f"{tiny_bytes / 2**20:,.2f} MiB", ""),
+        (f"plain backbone forward, batch {args.batch} ({where})", f"{times['plain'] * 1e3:.1f} ms", "1.00x"),
         (
             "backbone + LoRA forward",
             f"{times['lora'] * 1e3:.1f} ms",
@@ -145,10 +176,17 @@ def main() -> None:
             f"{times['e4srec'] * 1e3:.1f} ms",
             ratio(times["e4srec"], times["plain"]),
         ),
+        ("E4SRec users/s", f"{args.batch / times['e4srec']:,.0f}", ""),
+        (
+            "E4SRec all-item scores, LoRA merged (serving)",
+            f"{times['merged'] * 1e3:.1f} ms",
+            ratio(times["merged"], times["plain"]),
+        ),
+        ("E4SRec users/s, LoRA merged", f"{args.batch / times['merged']:,.0f}", ""),
         ("E4SRec all-item scores / backbone + LoRA forward", "", ratio(times["e4srec"], times["lora"])),
     ]
     setting = f"{args.items:,} items, {args.id_dim}-d IDs, history {args.max_len}, {args.threads} threads"
-    print(f"E4SRec cost: {setting}")
+    print(f"E4SRec cost: {setting}, {where}")
     print()
     print("| measure | value | ratio / share |")
     print("|---|---|---|")

@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/eval_floor.py                 # Beauty-, ML-1M-sized and large
     PYTHONPATH=src python benchmarks/eval_floor.py --sizes beauty --repeats 5
+    PYTHONPATH=src python benchmarks/eval_floor.py --device cuda    # the same on a GPU
 
 For each size, random user states H (U, D) and item table E (N+1, D) stand in for a trained model, so
 only the evaluation is timed. The llmrec column is the path every model takes at validation and test:
@@ -12,7 +13,8 @@ MRR, coverage, novelty, ARP at ks 5/10/20). The floor is the same batched matmul
 ``torch.topk(scores, 20)`` and nothing else. The "before" column is the same pass ranked by the
 reference functions (``mask_scores`` + ``target_ranks`` + ``top_k``, what ``RankingEvaluator.update`` ran
 before issue 8). All run in the same process, interleaved, best of ``--repeats``; the target is a
-ratio of at most 1.5.
+ratio of at most 1.5. On a GPU, the llmrec columns include moving each batch to the device (as Lightning
+does) and every pass ends with a device synchronisation.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from synthetic_shapes import SHAPES, Shape, random_sequences
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from llmrec.data.batch import SeqBatch
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
 from llmrec.evaluation import RankingEvaluator
@@ -33,41 +36,54 @@ from llmrec.metrics import mask_scores, target_ranks, top_k
 KS = (5, 10, 20)
 
 
+def on_device(batch: SeqBatch, device: torch.device) -> SeqBatch:
+    return SeqBatch(*(t.to(device, non_blocking=True) if isinstance(t, Tensor) else t for t in batch))
+
+
+def finished(start: float, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
 def llmrec_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEvaluator) -> float:
     start = time.perf_counter()
     evaluator.reset()
     for batch in loader:
+        batch = on_device(batch, h.device)
         evaluator.update(h.index_select(0, batch.users) @ e.T, batch)
     evaluator.compute()
-    return time.perf_counter() - start
+    return finished(start, h.device)
 
 
 def reference_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEvaluator) -> float:
     start = time.perf_counter()
     evaluator.reset()
     for batch in loader:
+        batch = on_device(batch, h.device)
         targets = batch.items[:, -1]
         masked = mask_scores(h.index_select(0, batch.users) @ e.T, targets, batch.seen)
-        evaluator._ranks.append(target_ranks(masked, targets))
-        evaluator._lists.append(top_k(masked, max(KS)))
-        evaluator._users.append(batch.users)
+        evaluator._ranks.append(target_ranks(masked, targets).cpu())
+        evaluator._lists.append(top_k(masked, max(KS)).cpu())
+        evaluator._users.append(batch.users.cpu())
     evaluator.compute()
-    return time.perf_counter() - start
+    return finished(start, h.device)
 
 
 def floor_pass(h: Tensor, e: Tensor, batch_size: int) -> float:
     start = time.perf_counter()
     for rows in h.split(batch_size):
         torch.topk(rows @ e.T, max(KS), dim=1)
-    return time.perf_counter() - start
+    return finished(start, h.device)
 
 
-def measure(shape: Shape, hidden: int, batch_size: int, repeats: int) -> dict[str, float]:
+def measure(shape: Shape, hidden: int, batch_size: int, repeats: int, device: str) -> dict[str, float]:
     split = LeaveOneOut(random_sequences(shape.users, shape.items, shape.mean_length))
     module = SequenceDataModule(split, shape.max_len, eval_batch_size=batch_size, eval_by_length=True)
     generator = torch.Generator().manual_seed(0)
     h = torch.randn(shape.users, hidden, generator=generator)
     e = torch.randn(shape.items + 1, hidden, generator=generator)
+    h, e = h.to(device), e.to(device)
     counts = torch.from_numpy(split.train_item_counts())
     evaluator = RankingEvaluator(list(KS), counts, shape.users)
     loader = module.test_dataloader()
@@ -88,9 +104,11 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=512, help="the default eval_batch_size")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU figures")
     args = parser.parse_args()
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, hidden {args.hidden}, "
+        f"torch {torch.__version__}, {where}, {torch.get_num_threads()} threads, hidden {args.hidden}, "
         f"eval batch {args.batch_size}, best of {args.repeats}\n"
     )
     print(
@@ -100,7 +118,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
         shape = SHAPES[name]
-        t = measure(shape, args.hidden, args.batch_size, args.repeats)
+        t = measure(shape, args.hidden, args.batch_size, args.repeats, args.device)
         ratio = t["llmrec"] / t["floor"]
         print(
             f"| {shape.name} | {shape.users:,} | {shape.items:,} | {t['llmrec']:.3f} | {t['floor']:.3f} | "
