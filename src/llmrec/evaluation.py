@@ -30,7 +30,10 @@ class RankingEvaluator:
         self.num_train_users = num_train_users
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, exact_ranks: bool = True) -> None:
+        """Start a pass; ``exact_ranks=False`` keeps ranks only below max(ks) (others = max(ks)), all the
+        metrics need, and spares two passes over each batch's scores (validation)."""
+        self.exact_ranks = exact_ranks
         self._users: list[Tensor] = []
         self._ranks: list[Tensor] = []
         self._lists: list[Tensor] = []
@@ -38,7 +41,7 @@ class RankingEvaluator:
     def update(self, scores: Tensor, batch: SeqBatch) -> None:
         """Rank one batch of scores (B, N+1) against the whole catalog, history masked."""
         targets = batch.items[:, -1]
-        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks))
+        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks), self.exact_ranks)
         self._ranks.append(ranks.cpu())
         self._lists.append(lists.cpu())
         users = batch.users if batch.users is not None else torch.full_like(targets, -1)
@@ -53,7 +56,7 @@ class RankingEvaluator:
 
     def load_states(self, states: Sequence[tuple[Tensor, Tensor, Tensor]]) -> None:
         """Replace the accumulated batches by the states of all processes (duplicates removed later)."""
-        self.reset()
+        self.reset(self.exact_ranks)
         for users, ranks, lists in states:
             if len(users):
                 self._users.append(users)
