@@ -64,13 +64,14 @@ def llmseqsim_rows(args: argparse.Namespace, cache: Path) -> list[tuple[str, flo
         cfg = _config(args, cache, *overrides)
         with tempfile.TemporaryDirectory() as out:
             results = run(cfg, Path(out))
-        t, m = results["timings"], results["metrics"]["test"]
+        t, m, v = results["timings"], results["metrics"]["test"], results["metrics"]["val"]
         users = len(results["per_user"]["test"]["user"])
         rows.append(
             (
                 f"llmseqsim {variant}: run (val+test), {users} test users",
                 t["total_seconds"],
-                f"test {t['test_seconds']:.1f} s  ndcg@10 {m['ndcg_10']:.4f}  hr@10 {m['hr_10']:.4f}",
+                f"test {t['test_seconds']:.1f} s  val ndcg@10 {v['ndcg_10']:.4f}  "
+                f"test ndcg@10 {m['ndcg_10']:.4f}  hr@10 {m['hr_10']:.4f}",
             )
         )
     return rows
