@@ -30,10 +30,7 @@ class RankingEvaluator:
         self.num_train_users = num_train_users
         self.reset()
 
-    def reset(self, exact_ranks: bool = True) -> None:
-        """Start a pass; ``exact_ranks=False`` keeps ranks only below max(ks) (others = max(ks)), all the
-        metrics need, and spares two passes over each batch's scores (validation)."""
-        self.exact_ranks = exact_ranks
+    def reset(self) -> None:
         self._users: list[Tensor] = []
         self._ranks: list[Tensor] = []
         self._lists: list[Tensor] = []
@@ -41,7 +38,7 @@ class RankingEvaluator:
     def update(self, scores: Tensor, batch: SeqBatch) -> None:
         """Rank one batch of scores (B, N+1) against the whole catalog, history masked."""
         targets = batch.items[:, -1]
-        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks), self.exact_ranks)
+        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks))
         self._ranks.append(ranks.cpu())
         self._lists.append(lists.cpu())
         users = batch.users if batch.users is not None else torch.full_like(targets, -1)
@@ -56,7 +53,7 @@ class RankingEvaluator:
 
     def load_states(self, states: Sequence[tuple[Tensor, Tensor, Tensor]]) -> None:
         """Replace the accumulated batches by the states of all processes (duplicates removed later)."""
-        self.reset(self.exact_ranks)
+        self.reset()
         for users, ranks, lists in states:
             if len(users):
                 self._users.append(users)

@@ -54,9 +54,7 @@ def top_k(masked: Tensor, k: int) -> Tensor:
     return torch.where(torch.isneginf(values), -1, items)
 
 
-def rank_and_top_k(
-    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int, exact: bool = True
-) -> tuple[Tensor, Tensor]:
+def rank_and_top_k(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
     """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values, with
     one private float32 copy of the (B, N+1) scores and three passes over it.
 
@@ -66,15 +64,10 @@ def rank_and_top_k(
     counted by turning the copy itself into 1.0/0.0 (exact while the catalog is below 2**24 items).
     Otherwise the reference functions run (they raise on NaN and keep a model's -inf apart). The copy is
     needed because a model may return a view of its own state (Popularity returns an expanded buffer).
-
-    ``exact=False`` gives ranks capped at ``k`` (every rank below ``k`` exact, ``k`` for "not in the top
-    k"), which is all HR, NDCG and MRR at cut-offs up to ``k`` need: read off the top-k values instead of
-    two more passes over the whole catalog (validation's fast path).
     """
     if not bool(torch.isfinite(scores.detach().sum())) or scores.shape[1] >= 2**24:
         masked = mask_scores(scores.detach(), targets, seen)
-        ranks = target_ranks(masked, targets)
-        return (ranks if exact else ranks.clamp(max=k)), top_k(masked, k)
+        return target_ranks(masked, targets), top_k(masked, k)
     masked = torch.empty(scores.shape, dtype=torch.float32, device=scores.device).copy_(scores.detach())
     column = targets.unsqueeze(1)
     target_scores = masked.gather(1, column)  # (B, 1)
@@ -82,30 +75,9 @@ def rank_and_top_k(
         masked.scatter_(1, seen, float("-inf"))
     masked[:, 0] = float("-inf")
     masked.scatter_(1, column, target_scores)
-    if not exact:
-        return capped_ranks_and_lists(masked, target_scores, k)
     lists = top_k(masked, k)
     at_least = masked.ge_(target_scores).sum(dim=1)  # float 0/1 sums: far faster than bool sums on CPU
     return at_least.long() - 1, lists
-
-
-def capped_ranks_and_lists(masked: Tensor, target_scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """Ranks capped at ``k`` and top-k lists of an already masked, all-finite-or-minus-inf copy.
-
-    A target scoring above the k-th value is in the list with all its ties, so its rank is counted in the
-    list; one scoring below it has at least k items above (rank capped to k); only a target tied with the
-    k-th value can have ties beyond the list, and those few rows are counted over the whole row.
-    """
-    values, items = torch.topk(masked, min(k, masked.shape[1]), dim=1)
-    lists = torch.where(torch.isneginf(values), -1, items)
-    ranks = (values >= target_scores).sum(dim=1) - 1
-    kth = values[:, -1:]
-    ranks = torch.where((target_scores < kth).squeeze(1), k, ranks)
-    boundary = (target_scores == kth).squeeze(1).nonzero().squeeze(1)
-    if boundary.numel():
-        rows = masked.index_select(0, boundary)
-        ranks[boundary] = (rows >= target_scores.index_select(0, boundary)).sum(dim=1) - 1
-    return ranks.clamp_(max=k), lists
 
 
 def rank_metrics(ranks: Tensor, ks: Sequence[int]) -> dict[str, Tensor]:

@@ -74,10 +74,8 @@ class SequentialRecommender(pl.LightningModule, ABC):
         scores = self(batch.items[:, :-1])  # (B, N+1)
         self._evaluator().update(scores, batch)
 
-    def _eval_start_hook(self, stage: str) -> None:
-        # Validation needs metrics at the cut-offs only; test keeps exact ranks for results.json's per-user
-        # ranks (significance tests, analyses past the cut-offs).
-        self._evaluator().reset(exact_ranks=stage == "test")
+    def _eval_start_hook(self) -> None:
+        self._evaluator().reset()
         self._eval_start = time.perf_counter()
 
     def _gather_across_processes(self) -> None:
@@ -97,7 +95,7 @@ class SequentialRecommender(pl.LightningModule, ABC):
         self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()}, sync_dist=False)
 
     def on_validation_epoch_start(self) -> None:
-        self._eval_start_hook("val")
+        self._eval_start_hook()
 
     def validation_step(self, batch: SeqBatch, batch_idx: int) -> None:
         self._eval_step(batch)
@@ -106,7 +104,7 @@ class SequentialRecommender(pl.LightningModule, ABC):
         self._eval_end_hook("val")
 
     def on_test_epoch_start(self) -> None:
-        self._eval_start_hook("test")
+        self._eval_start_hook()
 
     def test_step(self, batch: SeqBatch, batch_idx: int) -> None:
         self._eval_step(batch)
