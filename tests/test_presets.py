@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llmrec.train import build_model
+from llmrec.train import build_model, run
 from tests.conftest import CONF_DIR, compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -34,3 +34,30 @@ def test_presets_name_their_datasets(tmp_path: Path) -> None:
 def test_optuna_search_composes(tmp_path: Path) -> None:
     cfg = compose_config(["hparams_search=sasrec_optuna"], tmp_path)
     assert cfg.eval.monitor == "val/ndcg_10" and cfg.model.name == "sasrec"
+
+
+def test_e4srec_paper_preset_holds_the_papers_setting(tmp_path: Path) -> None:
+    cfg = compose_config(["experiment=e4srec_paper"], tmp_path)
+    llm = cfg.model.llm
+    assert llm.source.endswith("models/Llama-2-13b-hf") and llm.dtype == "bfloat16"
+    assert list(llm.lora.target_modules) == ["gate_proj", "up_proj", "down_proj"]
+    assert (llm.lora.r, llm.lora.alpha, llm.lora.dropout) == (16, 16, 0.05)
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
+    assert (cfg.datamodule.batch_size, cfg.model.lr, cfg.model.id_dim) == (16, 0.0003, 64)
+    assert str(cfg.hydra.sweeper.params.dataset) == "beauty,sports,toys,yelp"
+
+
+# A preset's dry run: its first swept model on tiny data for a few batches; the paper's 13B backbone
+# and GPU are swapped for the tiny LLaMA on CPU (the preset's own values are checked above).
+DRY_RUN = {"e4srec_paper": ["llm@model.llm=tiny_llama", "trainer=cpu"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_preset_runs_with_a_fast_debug_setting(experiment: str, tmp_path: Path) -> None:
+    cfg = compose_config([f"experiment={experiment}"], tmp_path)
+    params = cfg.hydra.sweeper.params if "hydra" in cfg else {}
+    swept = str(params.get("model", cfg.model.name)).split(",")[-1]
+    overrides = [f"experiment={experiment}", f"model={swept}", "dataset=tiny", "debug=fast"]
+    results = run(compose_config([*overrides, *DRY_RUN.get(experiment, [])], tmp_path), tmp_path / "run")
+    assert results["status"] == "ok" and results["metrics"]["test"]["ndcg_10"] >= 0.0
