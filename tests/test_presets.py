@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from llmrec.train import build_model, run
 from tests.conftest import CONF_DIR, compose_config
@@ -14,12 +15,29 @@ from tests.conftest import CONF_DIR, compose_config
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 
+# A preset's dry run swaps the paper's 13B backbone and GPU for the tiny LLaMA on CPU (the preset's own
+# values are checked in test_e4srec_paper_preset_holds_the_papers_setting).
+DRY_RUN = {"e4srec_paper": ["llm@model.llm=tiny_llama", "trainer=cpu"]}
+NO_REAL_DATA = ["++stage1_checkpoint=null"]  # a preset's stage-1 SASRec run was trained on a real dataset
+
+
+def swept(experiment: str, key: str) -> list[str]:
+    """Values the preset's sweeper lists for ``key`` (compose() leaves the hydra node out)."""
+    raw = OmegaConf.load(CONF_DIR / "experiment" / f"{experiment}.yaml")
+    value = OmegaConf.select(raw, f"hydra.sweeper.params.{key}", default=None)
+    return [] if value is None else str(value).split(",")
+
+
+def preset_models(experiment: str, tmp_path: Path) -> list[str]:
+    return swept(experiment, "model") or [compose_config([f"experiment={experiment}"], tmp_path).model.name]
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_swept_model_builds_under_the_preset(experiment: str, tmp_path: Path) -> None:
-    cfg = compose_config([f"experiment={experiment}"], tmp_path)
-    models = str(cfg.hydra.sweeper.params.model).split(",") if "hydra" in cfg else None
-    for model in models or ["popularity", "sasrec", "bert4rec"]:
-        composed = compose_config([f"experiment={experiment}", f"model={model}"], tmp_path)
+    for model in preset_models(experiment, tmp_path):
+        dry = [*NO_REAL_DATA, *DRY_RUN.get(experiment, [])]
+        overrides = [f"experiment={experiment}", f"model={model}", *dry]
+        composed = compose_config(overrides, tmp_path)
         assert build_model(composed, num_items=11, max_len=int(composed.dataset.max_len)).num_items == 11
 
 
@@ -44,20 +62,18 @@ def test_e4srec_paper_preset_holds_the_papers_setting(tmp_path: Path) -> None:
     assert (llm.lora.r, llm.lora.alpha, llm.lora.dropout) == (16, 16, 0.05)
     assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
     assert (cfg.datamodule.batch_size, cfg.model.lr, cfg.model.id_dim) == (16, 0.0003, 64)
-    assert str(cfg.hydra.sweeper.params.dataset) == "beauty,sports,toys,yelp"
-
-
-# A preset's dry run: its first swept model on tiny data for a few batches; the paper's 13B backbone
-# and GPU are swapped for the tiny LLaMA on CPU (the preset's own values are checked above).
-DRY_RUN = {"e4srec_paper": ["llm@model.llm=tiny_llama", "trainer=cpu"]}
+    assert cfg.model.name == "e4srec" and swept("e4srec_paper", "dataset") == [
+        "beauty",
+        "sports",
+        "toys",
+        "yelp",
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_preset_runs_with_a_fast_debug_setting(experiment: str, tmp_path: Path) -> None:
-    cfg = compose_config([f"experiment={experiment}"], tmp_path)
-    params = cfg.hydra.sweeper.params if "hydra" in cfg else {}
-    swept = str(params.get("model", cfg.model.name)).split(",")[-1]
-    overrides = [f"experiment={experiment}", f"model={swept}", "dataset=tiny", "debug=fast"]
+    model = preset_models(experiment, tmp_path)[-1]
+    overrides = [f"experiment={experiment}", f"model={model}", "dataset=tiny", "debug=fast", *NO_REAL_DATA]
     results = run(compose_config([*overrides, *DRY_RUN.get(experiment, [])], tmp_path), tmp_path / "run")
     assert results["status"] == "ok" and results["metrics"]["test"]["ndcg_10"] >= 0.0
