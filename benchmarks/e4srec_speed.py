@@ -27,24 +27,23 @@ from transformers import LlamaConfig
 from llmrec.models.e4srec import E4SRec, projections, transformer_body
 from llmrec.models.layers.llm import LLMSpec, LoraSpec
 
-LLAMA2_13B = LlamaConfig(
-    hidden_size=5120,
-    intermediate_size=13824,
-    num_hidden_layers=40,
-    num_attention_heads=40,
-    num_key_value_heads=40,
-    vocab_size=32000,
-    max_position_embeddings=4096,
-)
-LLAMA2_7B = LlamaConfig(
-    hidden_size=4096,
-    intermediate_size=11008,
-    num_hidden_layers=32,
-    num_attention_heads=32,
-    num_key_value_heads=32,
-    vocab_size=32000,
-    max_position_embeddings=4096,
-)
+
+def llama2_arch(hidden: int, intermediate: int, layers: int) -> LlamaConfig:
+    """A LLaMA-2 architecture (multi-head attention, 128-d heads, 32k vocabulary), no weights."""
+    heads = hidden // 128
+    return LlamaConfig(
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        vocab_size=32000,
+        max_position_embeddings=4096,
+    )
+
+
+LLAMA2_13B = llama2_arch(5120, 13824, 40)
+LLAMA2_7B = llama2_arch(4096, 11008, 32)
 TINY = LlamaConfig(
     hidden_size=64,
     intermediate_size=128,
