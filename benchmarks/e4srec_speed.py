@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from timing import elapsed_since
 from transformers import LlamaConfig
 
 from llmrec.models.e4srec import E4SRec, projections, transformer_body
@@ -98,9 +99,7 @@ def seconds(step: Callable[[], object], repeats: int, device: str) -> float:
     def timed() -> float:
         start = time.perf_counter()
         step()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
+        return elapsed_since(start, device)
 
     for _ in range(2):
         timed()

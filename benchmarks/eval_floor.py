@@ -24,6 +24,7 @@ import time
 
 import torch
 from synthetic_shapes import SHAPES, Shape, random_sequences
+from timing import elapsed_since
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -40,12 +41,6 @@ def on_device(batch: SeqBatch, device: torch.device) -> SeqBatch:
     return SeqBatch(*(t.to(device, non_blocking=True) if isinstance(t, Tensor) else t for t in batch))
 
 
-def finished(start: float, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
-
-
 def llmrec_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEvaluator) -> float:
     start = time.perf_counter()
     evaluator.reset()
@@ -53,7 +48,7 @@ def llmrec_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEval
         batch = on_device(batch, h.device)
         evaluator.update(h.index_select(0, batch.users) @ e.T, batch)
     evaluator.compute()
-    return finished(start, h.device)
+    return elapsed_since(start, h.device)
 
 
 def reference_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEvaluator) -> float:
@@ -67,14 +62,14 @@ def reference_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingE
         evaluator._lists.append(top_k(masked, max(KS)).cpu())
         evaluator._users.append(batch.users.cpu())
     evaluator.compute()
-    return finished(start, h.device)
+    return elapsed_since(start, h.device)
 
 
 def floor_pass(h: Tensor, e: Tensor, batch_size: int) -> float:
     start = time.perf_counter()
     for rows in h.split(batch_size):
         torch.topk(rows @ e.T, max(KS), dim=1)
-    return finished(start, h.device)
+    return elapsed_since(start, h.device)
 
 
 def measure(shape: Shape, hidden: int, batch_size: int, repeats: int, device: str) -> dict[str, float]:

@@ -28,6 +28,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from timing import elapsed_since
 
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.split import LeaveOneOut
@@ -108,9 +109,7 @@ def users_per_second(
         start = time.perf_counter()
         for chunk in rows.split(batch):
             model(chunk.to(model.device))
-        if model.device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+        times.append(elapsed_since(start, model.device))
     seconds = statistics.median(times)
     return len(rows) / seconds, seconds
 

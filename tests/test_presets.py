@@ -21,6 +21,10 @@ DRY_RUN = {"e4srec_paper": ["llm@model.llm=tiny_llama", "trainer=cpu"]}
 NO_REAL_DATA = ["++stage1_checkpoint=null"]  # a preset's stage-1 SASRec run was trained on a real dataset
 
 
+def dry(experiment: str) -> list[str]:
+    return [*NO_REAL_DATA, *DRY_RUN.get(experiment, [])]
+
+
 def swept(experiment: str, key: str) -> list[str]:
     """Values the preset's sweeper lists for ``key`` (compose() leaves the hydra node out)."""
     raw = OmegaConf.load(CONF_DIR / "experiment" / f"{experiment}.yaml")
@@ -35,9 +39,7 @@ def preset_models(experiment: str, tmp_path: Path) -> list[str]:
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_swept_model_builds_under_the_preset(experiment: str, tmp_path: Path) -> None:
     for model in preset_models(experiment, tmp_path):
-        dry = [*NO_REAL_DATA, *DRY_RUN.get(experiment, [])]
-        overrides = [f"experiment={experiment}", f"model={model}", *dry]
-        composed = compose_config(overrides, tmp_path)
+        composed = compose_config([f"experiment={experiment}", f"model={model}", *dry(experiment)], tmp_path)
         assert build_model(composed, num_items=11, max_len=int(composed.dataset.max_len)).num_items == 11
 
 
@@ -62,18 +64,14 @@ def test_e4srec_paper_preset_holds_the_papers_setting(tmp_path: Path) -> None:
     assert (llm.lora.r, llm.lora.alpha, llm.lora.dropout) == (16, 16, 0.05)
     assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
     assert (cfg.datamodule.batch_size, cfg.model.lr, cfg.model.id_dim) == (16, 0.0003, 64)
-    assert cfg.model.name == "e4srec" and swept("e4srec_paper", "dataset") == [
-        "beauty",
-        "sports",
-        "toys",
-        "yelp",
-    ]
+    assert cfg.model.name == "e4srec"
+    assert swept("e4srec_paper", "dataset") == ["beauty", "sports", "toys", "yelp"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_preset_runs_with_a_fast_debug_setting(experiment: str, tmp_path: Path) -> None:
     model = preset_models(experiment, tmp_path)[-1]
-    overrides = [f"experiment={experiment}", f"model={model}", "dataset=tiny", "debug=fast", *NO_REAL_DATA]
-    results = run(compose_config([*overrides, *DRY_RUN.get(experiment, [])], tmp_path), tmp_path / "run")
+    overrides = [f"experiment={experiment}", f"model={model}", "dataset=tiny", "debug=fast", *dry(experiment)]
+    results = run(compose_config(overrides, tmp_path), tmp_path / "run")
     assert results["status"] == "ok" and results["metrics"]["test"]["ndcg_10"] >= 0.0

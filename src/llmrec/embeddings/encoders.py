@@ -52,9 +52,17 @@ def compute_dtype(precision: str, device: str) -> torch.dtype:
     if device.startswith("cuda"):
         native = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     else:
-        cpu = torch.cpu
-        native = any(getattr(cpu, name, lambda: False)() for name in CPU_BF16_PROBES)
+        native = any(getattr(torch.cpu, name, lambda: False)() for name in CPU_BF16_PROBES)
     return torch.bfloat16 if native else torch.float32
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def autocast_to(dtype: torch.dtype, device: torch.device) -> torch.autocast:
+    """Matmuls in bfloat16 when ``dtype`` asks for it; a no-op context for float32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
 
 
 def _check_batch(batch_size: int) -> None:
@@ -93,7 +101,7 @@ class SentenceTransformerEncoder:
             "name": self.source,
             "revision": source_revision(self.source, self.revision),
             "normalize": self.normalize,
-            "precision": str(self.dtype).removeprefix("torch."),
+            "precision": precision_name(self.dtype),
         }
 
     def _load(self) -> Any:
@@ -114,8 +122,7 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         model = self._load()
-        device = pick_device(self.device).split(":")[0]
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+        with autocast_to(self.dtype, model.device):
             vectors = model.encode(
                 list(texts),
                 batch_size=self.batch_size,
@@ -185,7 +192,7 @@ class HFMeanPoolEncoder:
             "revision": source_revision(self.source, self.revision),
             "normalize": self.normalize,
             "max_length": self.max_length,
-            "precision": str(self.dtype).removeprefix("torch."),
+            "precision": precision_name(self.dtype),
         }
 
     def _load(self) -> tuple[Any, Any]:
@@ -218,8 +225,7 @@ class HFMeanPoolEncoder:
                 max_length=self.max_length,
                 return_tensors="pt",
             ).to(model.device)
-            low = self.dtype == torch.bfloat16
-            with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=low):
+            with autocast_to(self.dtype, model.device):
                 states = model(**batch).last_hidden_state  # (B, T, D)
             pooled = mean_pool(states, batch["attention_mask"]).float()  # (B, D)
             if self.normalize:
