@@ -154,6 +154,17 @@ def test_llmseqprompt_prompts_scores_and_checkpoint(tmp_path: Path) -> None:
     torch.testing.assert_close(model(_batch().items[:, :-1]), scores)
 
 
+def test_llmseqprompt_generates_no_longer_than_the_longest_title(tmp_path: Path) -> None:
+    model = _model(tmp_path, "llmseqprompt", "model.max_new_tokens=32").eval()
+    longest = max(len(model.tokenizer.encode(title)) for title in TITLES)  # "red lip no. 0": 4 words
+    assert model.generate_tokens == longest + 1 < 32
+    seen: list[int] = []
+    generate = model.lm.generate
+    model.lm.generate = lambda **kw: seen.append(kw["max_new_tokens"]) or generate(**kw)
+    model.generate_titles(_batch().items[:, :-1])
+    assert seen == [longest + 1]
+
+
 def test_llmseqprompt_rejects_more_returns_than_beams(tmp_path: Path) -> None:
     cfg = _config(tmp_path, "llmseqprompt", "model.num_beams=2", "model.num_return_sequences=3")
     cfg.paths.output_dir = str(tmp_path)

@@ -75,3 +75,25 @@ def test_every_preset_runs_with_a_fast_debug_setting(experiment: str, tmp_path: 
     overrides = [f"experiment={experiment}", f"model={model}", "dataset=tiny", "debug=fast", *dry(experiment)]
     results = run(compose_config(overrides, tmp_path), tmp_path / "run")
     assert results["status"] == "ok" and results["metrics"]["test"]["ndcg_10"] >= 0.0
+
+
+BUDGETS = sorted(p.stem for p in (CONF_DIR / "budget").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_every_budget_names_a_dataset_and_a_model(budget: str) -> None:
+    datasets = {p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")}
+    models = {p.stem for p in (CONF_DIR / "model").glob("*.yaml")}
+    dataset, _, model = budget.partition("_")
+    assert dataset in datasets and model in models, f"conf/budget/{budget}.yaml matches no dataset_model pair"
+
+
+def test_a_budget_applies_to_its_pair_only_and_the_command_line_wins(tmp_path: Path) -> None:
+    default = compose_config(["model=sasrec"], tmp_path).trainer.max_epochs
+    budgeted = compose_config(["model=llmseqprompt", "dataset=synthetic"], tmp_path).trainer
+    assert budgeted.max_epochs < default and budgeted.check_val_every_n_epoch == 2
+    assert compose_config(["model=llmseqprompt", "dataset=tiny"], tmp_path).trainer.max_epochs == default
+    given = ["model=llmseqprompt", "dataset=synthetic", "trainer.max_epochs=3"]
+    assert compose_config(given, tmp_path).trainer.max_epochs == 3
+    e4srec = compose_config(["model=e4srec", "dataset=synthetic"], tmp_path)
+    assert e4srec.trainer.max_epochs < default and e4srec.model.stage1.trainer.max_epochs == default

@@ -15,6 +15,8 @@ Departures from the paper:
 - Each training window gives one (history, next item) pair at a random position per epoch, with the
   history cut to the last ``max_history`` items.
 - Items outside the generated top-k tie at the bottom (ranked pessimistically by the evaluation).
+- Generation stops after as many tokens as the longest catalog title has, plus one for the end token
+  (``max_new_tokens`` is only the upper bound).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         self.spec, self.embeddings, self.index = llm, embeddings, index
         self.num_beams, self.num_return_sequences, self.top_k = num_beams, num_return_sequences, top_k
         self.max_history, self.max_new_tokens = max_history, max_new_tokens
+        self.generate_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens
         self.separator, self.prompt_end = separator, prompt_end
         self.lm: Any = None
@@ -93,6 +96,9 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         self.tokenizer = (
             HFTokenizer(self.spec.tokenizer()) if self.spec.pretrained else WordTokenizer(self.titles)
         )
+        # No title is longer than the longest catalog title (+ eos): beams stop there instead of at the cap.
+        longest = max(len(self.tokenizer.encode(title)) for title in self.titles)
+        self.generate_tokens = min(self.max_new_tokens, longest + 1)
         vectors = self.embeddings(self.titles)  # (N, D)
         self.mapper = CatalogMapper(self.titles, vectors, self.embeddings.encode_queries, self.index)
 
@@ -144,7 +150,7 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
             attention_mask=mask.to(self.device),
             num_beams=self.num_beams,
             num_return_sequences=self.num_return_sequences,
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=self.generate_tokens,
             do_sample=False,
             pad_token_id=self.tokenizer.pad_id,
             eos_token_id=self.tokenizer.eos_id,

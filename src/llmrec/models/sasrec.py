@@ -4,7 +4,8 @@ Departures from the paper:
 - Full-softmax cross-entropy over the catalog is the default objective (``layers.losses.FullSoftmaxCE``);
   the paper's binary cross-entropy with one sampled negative is ``layers.losses.SampledBCE``. Negatives
   are sampled uniformly from the catalog, not excluding the user's history.
-- Post-norm blocks with GELU, as in RecBole's SASRec; padded keys are masked in attention.
+- Post-norm blocks with GELU by default, as in RecBole's SASRec; ``norm: pre`` gives the layout of the
+  authors' code (scaled item embeddings, pre-norm blocks, a final LayerNorm). Padded keys are masked.
 - Long training sequences are tiled into windows of ``max_len`` targets (every training position is a
   target once) instead of keeping only the most recent ``max_len`` items.
 """
@@ -31,6 +32,7 @@ class SASRec(SequentialRecommender):
         inner: int = 256,
         dropout: float = 0.5,
         attn_dropout: float = 0.5,
+        norm: str = "post",
         loss: nn.Module | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -38,7 +40,16 @@ class SASRec(SequentialRecommender):
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         self.encoder = SequenceEncoder(
-            num_items + 1, max_len, hidden, layers, heads, inner, dropout, attn_dropout, causal=True
+            num_items + 1,
+            max_len,
+            hidden,
+            layers,
+            heads,
+            inner,
+            dropout,
+            attn_dropout,
+            causal=True,
+            norm=norm,
         )
         self.objective = loss if loss is not None else FullSoftmaxCE()
         self.item_init = item_init  # LLM2SASRec / LLM2BERT4Rec: item table from item-text embeddings

@@ -7,18 +7,77 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+CHUNK_ELEMENTS = 1 << 22  # logits held at once by FullSoftmaxCE: 16 MiB in fp32, cache-sized on a CPU
+
 
 class FullSoftmaxCE(nn.Module):
-    """Cross-entropy over the whole catalog (the strong default for SASRec, the BERT4Rec objective)."""
+    """Cross-entropy over the whole catalog (the strong default for SASRec, the BERT4Rec objective).
+
+    Computed in chunks of rows by :class:`ChunkedSoftmaxCE`: the (M, N) logit matrix is never held, so
+    memory stays flat as the catalog grows, and on a CPU the chunks stay in cache (1.8x faster than
+    ``F.cross_entropy`` on MovieLens-1M windows, benchmarks/results/ce_chunked.txt)."""
 
     def forward(
         self, hidden: Tensor, targets: Tensor, item_emb: Tensor, bias: Tensor | None = None
     ) -> Tensor:
-        logits = hidden @ item_emb.T  # (M, N+1)
-        if bias is not None:
-            logits = logits + bias
-        logits[:, 0] = float("-inf")  # padding is never a target
-        return F.cross_entropy(logits, targets)
+        device = hidden.device.type
+        autocast = torch.is_autocast_enabled(device)
+        matmul_dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
+        rows = max(64, CHUNK_ELEMENTS // item_emb.shape[0])
+        # Row 0 (padding) is never a target: it is left out of the softmax rather than masked to -inf.
+        return ChunkedSoftmaxCE.apply(
+            hidden, item_emb[1:], None if bias is None else bias[1:], targets - 1, rows, matmul_dtype
+        )
+
+
+class ChunkedSoftmaxCE(torch.autograd.Function):
+    """Mean of ``F.cross_entropy(hidden @ table.T + bias, targets)`` with its gradients formed in the
+    forward pass, one chunk of rows at a time; backward only scales them."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        hidden: Tensor,
+        table: Tensor,
+        bias: Tensor | None,
+        targets: Tensor,
+        rows: int,
+        matmul_dtype: torch.dtype,
+    ) -> Tensor:
+        with torch.autocast(hidden.device.type, enabled=False):
+            n = hidden.shape[0]
+            acc = torch.promote_types(matmul_dtype, torch.float32)  # softmax and sums: fp32 at least
+            h, w = hidden.to(matmul_dtype), table.to(matmul_dtype)
+            grad_h = torch.empty(hidden.shape, dtype=acc, device=hidden.device)
+            grad_w = torch.zeros(table.shape, dtype=acc, device=hidden.device)
+            grad_b = None if bias is None else torch.zeros(bias.shape, dtype=acc, device=bias.device)
+            total = torch.zeros((), dtype=acc, device=hidden.device)
+            for start in range(0, n, rows):
+                hc, tc = h[start : start + rows], targets[start : start + rows]
+                logits = (hc @ w.T).to(acc)  # (r, N)
+                if bias is not None:
+                    logits += bias.to(acc)
+                lse = torch.logsumexp(logits, dim=1)
+                picked = torch.arange(tc.shape[0], device=tc.device)
+                total += (lse - logits[picked, tc]).sum()
+                grad = logits.sub_(lse[:, None]).exp_()  # softmax, in place
+                grad[picked, tc] -= 1.0
+                grad /= n
+                grad_h[start : start + rows] = grad.to(matmul_dtype) @ w
+                grad_w += (grad.T.to(matmul_dtype) @ hc).to(acc)
+                if grad_b is not None:
+                    grad_b += grad.sum(dim=0)
+        ctx.save_for_backward(grad_h, grad_w, grad_b)
+        ctx.dtypes = (hidden.dtype, table.dtype, None if bias is None else bias.dtype)
+        return total / n
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_loss: Tensor) -> tuple:
+        grads = [
+            None if g is None else (g * grad_loss).to(dtype)
+            for g, dtype in zip(ctx.saved_tensors, ctx.dtypes, strict=True)
+        ]
+        return (*grads, None, None, None)
 
 
 class SampledBCE(nn.Module):

@@ -58,10 +58,14 @@ class SelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Post-norm block as in SASRec/BERT4Rec: x = LN(x + Attn(x)); x = LN(x + FFN(x))."""
+    """Post-norm, as in BERT4Rec and RecBole's SASRec: x = LN(x + Attn(x)); x = LN(x + FFN(x)).
+    Pre-norm, as in the original SASRec code: x = x + Attn(LN(x)); x = x + FFN(LN(x))."""
 
-    def __init__(self, hidden: int, heads: int, inner: int, dropout: float, attn_dropout: float) -> None:
+    def __init__(
+        self, hidden: int, heads: int, inner: int, dropout: float, attn_dropout: float, pre_norm: bool = False
+    ) -> None:
         super().__init__()
+        self.pre_norm = pre_norm
         self.attn = SelfAttention(hidden, heads, attn_dropout)
         self.ffn = nn.Sequential(nn.Linear(hidden, inner), nn.GELU(), nn.Linear(inner, hidden))
         self.norm1 = nn.LayerNorm(hidden, eps=1e-12)
@@ -69,13 +73,20 @@ class TransformerBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        if self.pre_norm:
+            x = x + self.drop(self.attn(self.norm1(x), mask))
+            return x + self.drop(self.ffn(self.norm2(x)))
         x = self.norm1(x + self.drop(self.attn(x, mask)))
         return self.norm2(x + self.drop(self.ffn(x)))
 
 
 class SequenceEncoder(nn.Module):
     """Item + position embeddings and a stack of transformer blocks. Positions count from the right end,
-    so the most recent item always has the same position however much padding precedes it."""
+    so the most recent item always has the same position however much padding precedes it.
+
+    ``norm="post"`` normalises the embedding sum and after every sublayer (BERT, RecBole). ``norm="pre"``
+    follows Kang & McAuley's code: item embeddings scaled by sqrt(hidden), pre-norm blocks, and one
+    LayerNorm on the output."""
 
     def __init__(
         self,
@@ -88,8 +99,11 @@ class SequenceEncoder(nn.Module):
         dropout: float,
         attn_dropout: float,
         causal: bool,
+        norm: str = "post",
     ) -> None:
         super().__init__()
+        if norm not in ("post", "pre"):
+            raise ConfigError(f"model.norm must be 'post' or 'pre', got {norm!r}")
         check_sizes(
             {"hidden": hidden, "layers": layers, "heads": heads, "inner": inner},
             {"dropout": dropout, "attn_dropout": attn_dropout},
@@ -99,8 +113,10 @@ class SequenceEncoder(nn.Module):
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(hidden, heads, inner, dropout, attn_dropout) for _ in range(layers)
+            TransformerBlock(hidden, heads, inner, dropout, attn_dropout, pre_norm=norm == "pre")
+            for _ in range(layers)
         )
+        self.pre_norm = norm == "pre"
         self.causal = causal
         self.max_len = max_len
         self.apply(self._init)
@@ -119,8 +135,12 @@ class SequenceEncoder(nn.Module):
         length = item_seq.shape[1]
         pad = item_seq == 0  # (B, L)
         positions = torch.arange(self.max_len - length, self.max_len, device=item_seq.device)
-        x = self.drop(self.norm(self.item_emb(item_seq) + self.pos_emb(positions)))  # (B, L, D)
+        items = self.item_emb(item_seq)
+        if self.pre_norm:
+            x = self.drop(items * items.shape[-1] ** 0.5 + self.pos_emb(positions))  # (B, L, D)
+        else:
+            x = self.drop(self.norm(items + self.pos_emb(positions)))
         mask = attention_mask(pad, self.causal)
         for block in self.blocks:
             x = block(x, mask)
-        return x  # (B, L, D)
+        return self.norm(x) if self.pre_norm else x  # (B, L, D)

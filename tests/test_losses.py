@@ -1,0 +1,56 @@
+"""The chunked full-softmax cross-entropy equals the plain one, in value and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from llmrec.models.layers import losses
+from llmrec.models.layers.losses import FullSoftmaxCE
+
+
+def reference(hidden: torch.Tensor, targets: torch.Tensor, table: torch.Tensor, bias: torch.Tensor | None):
+    logits = hidden @ table.T
+    if bias is not None:
+        logits = logits + bias
+    logits[:, 0] = float("-inf")
+    return F.cross_entropy(logits, targets)
+
+
+def leaves(seed: int, with_bias: bool) -> list[torch.Tensor | None]:
+    g = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(300, 16, generator=g, dtype=torch.float64)
+    table = torch.randn(41, 16, generator=g, dtype=torch.float64) * 0.5
+    bias = torch.randn(41, generator=g, dtype=torch.float64) if with_bias else None
+    return [t if t is None else t.requires_grad_() for t in (hidden, table, bias)]
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_chunked_ce_matches_cross_entropy(with_bias: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(losses, "CHUNK_ELEMENTS", 41 * 7)  # 64-row chunks: 300 rows span 5, the last short
+    targets = torch.randint(1, 41, (300,), generator=torch.Generator().manual_seed(1))
+    got_leaves, want_leaves = leaves(0, with_bias), leaves(0, with_bias)
+    got = FullSoftmaxCE()(got_leaves[0], targets, got_leaves[1], got_leaves[2])
+    want = reference(want_leaves[0], targets, want_leaves[1], want_leaves[2])
+    (3.0 * got).backward()
+    (3.0 * want).backward()
+    assert got.item() == pytest.approx(want.item(), rel=1e-9)
+    for g, w in zip(got_leaves, want_leaves, strict=True):
+        if w is not None:
+            assert g.grad.dtype == w.dtype
+            torch.testing.assert_close(g.grad, w.grad, rtol=1e-9, atol=1e-12)
+    assert got_leaves[1].grad[0].abs().sum() == 0  # padding row: never a target, never in the softmax
+
+
+def test_chunked_ce_under_bf16_autocast_stays_close() -> None:
+    hidden, table, _ = leaves(2, with_bias=False)
+    hidden, table = hidden.detach().float().requires_grad_(), table.detach().float().requires_grad_()
+    targets = torch.randint(1, 41, (300,), generator=torch.Generator().manual_seed(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = FullSoftmaxCE()(hidden, targets, table)
+    got.backward()
+    assert got.dtype == torch.float32 and hidden.grad.dtype == torch.float32
+    assert got.item() == pytest.approx(
+        reference(hidden.detach(), targets, table.detach(), None).item(), rel=0.02
+    )
