@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from llmrec.errors import ConfigError
+from llmrec.report import collect, write_report
 from llmrec.report import main as report_main
-from llmrec.report import write_report
 from llmrec.stats import bootstrap_ci, pair_by_user, paired_comparison, per_user_metric, permutation_p
 
 RANKS = {  # (model, seed) -> per-user 0-based test ranks of users 0..5
@@ -89,6 +89,17 @@ def test_users_are_paired_by_index_not_by_position(tmp_path: Path) -> None:
     (row,) = list(csv.DictReader((tmp_path / "report_significance.csv").open()))
     expected = ndcg10(RANKS[("good", 0)])[::-1] - ndcg10(RANKS[("base", 0)])
     assert float(row["mean_diff"]) == pytest.approx(expected.mean())
+
+
+def test_a_run_inside_another_runs_folder_is_not_counted(sweep: Path) -> None:
+    fake_run(sweep / "0_base_s0" / "stage1_sasrec", "base", 1)  # as E4SRec keeps its stage-1 SASRec
+    fake_run(sweep / "9_bad" / "stage1_sasrec", "good", 1)  # a stage 1 that finished before its run failed
+    runs, failed = collect(sweep)
+    assert sorted(Path(r["path"]).name for r in runs) == ["0_base_s0", "1_base_s1", "2_good_s0", "3_good_s1"]
+    assert [Path(f["path"]).name for f in failed] == ["9_bad"]
+    assert [Path(r["path"]).name for r in collect(sweep / "0_base_s0" / "stage1_sasrec")[0]] == [
+        "stage1_sasrec"
+    ]
 
 
 def test_unknown_baseline_is_one_error(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -82,15 +82,28 @@ def check_metrics(runs: list[dict[str, Any]], metrics: Sequence[str]) -> None:
         raise LlmrecError(f"unknown metric(s) {unknown} for --metrics; available: {sorted(known)}")
 
 
+def _inside_another_run(folder: Path, directory: Path) -> bool:
+    """A run kept inside another run's folder (E4SRec's stage-1 SASRec in ``stage1_sasrec/``) is part of
+    that run, not one more run of its own model."""
+    for parent in folder.parents:
+        if parent != directory and directory not in parent.parents:
+            return False
+        if (parent / "results.json").exists() or (parent / "failed.json").exists():
+            return True
+    return False
+
+
 def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(finished runs, failed jobs) found below ``directory``."""
     if not directory.is_dir():
         raise LlmrecError(f"{directory} is not a folder; give the output folder of a run or a multirun")
     runs, failed = [], []
     for path in sorted(directory.rglob("results.json")):
-        runs.append(_check_result(_read_json(path), path) | {"path": str(path.parent)})
+        if not _inside_another_run(path.parent, directory):
+            runs.append(_check_result(_read_json(path), path) | {"path": str(path.parent)})
     for path in sorted(directory.rglob("failed.json")):
-        failed.append(_read_json(path) | {"path": str(path.parent)})
+        if not _inside_another_run(path.parent, directory):
+            failed.append(_read_json(path) | {"path": str(path.parent)})
     if not runs and not failed:
         raise LlmrecError(
             f"no results.json below {directory}; run `python -m llmrec` first, then report its folder"

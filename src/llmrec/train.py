@@ -78,6 +78,7 @@ def _check_monitor(cfg: DictConfig, ks: list[int]) -> None:
 def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     """Fit and evaluate one model on one dataset; returns (and writes) the results."""
     started = time.perf_counter()
+    version = code_version()  # the code that trains, even if the tree changes during a long run
     cfg.paths.output_dir = str(output_dir)
     check_seed(cfg.seed)
     check_trainer(cfg.trainer)
@@ -142,7 +143,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
         },
         "best_checkpoint": best,
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "code_version": code_version(),
+        "code_version": version,
     }
     write_results(output_dir, results)
     return results
