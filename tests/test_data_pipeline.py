@@ -83,6 +83,19 @@ def test_training_never_sees_validation_or_test_positions(max_len: int) -> None:
         assert sorted(targets) == sorted(train_part[1:])
 
 
+def test_recent_windows_are_each_users_last_max_len_targets() -> None:
+    data = data_from([list(range(1, 12)), [3, 4, 5, 6], [7, 8, 9]])  # training parts: 1..9, 3 4, 7
+    split = LeaveOneOut(data)
+    positions, users = split.train_window_positions(3, recent_only=True)
+    assert users.tolist() == [0, 1]  # user 2's training part has no target
+    assert split.items_at(positions).tolist() == [[6, 7, 8, 9], [0, 0, 3, 4]]
+    module = SequenceDataModule(split, max_len=3, train_windows="recent")
+    assert len(module.train_set) == 2
+    assert len(SequenceDataModule(split, max_len=3).train_set) == 4  # all: 1-3, 3-6, 6-9 tiled, and 3-4
+    with pytest.raises(ConfigError, match="train_windows"):
+        SequenceDataModule(split, max_len=3, train_windows="latest")
+
+
 def test_train_item_counts_use_only_training_parts() -> None:
     split = LeaveOneOut(data_from([[1, 2, 3, 4], [2, 3, 4]]))
     assert split.train_item_counts().tolist() == [0, 1, 2, 0, 0]

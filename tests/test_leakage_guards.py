@@ -31,8 +31,10 @@ def test_real_windows_pass_and_hold_only_training_positions(max_len: int) -> Non
 class ShiftedSplit(LeaveOneOut):
     """A broken split: windows end one position too late, so they include the validation target."""
 
-    def train_window_positions(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
-        positions, users = super().train_window_positions(max_len)
+    def train_window_positions(
+        self, max_len: int, recent_only: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        positions, users = super().train_window_positions(max_len, recent_only)
         return np.where(positions >= 0, positions + 1, -1), users
 
 

@@ -40,15 +40,20 @@ class LeaveOneOut:
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return self.data.offsets[:-1], self.data.offsets[1:]
 
-    def train_window_positions(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    def train_window_positions(
+        self, max_len: int, recent_only: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Windows of ``max_len + 1`` positions (indices into ``data.items``, -1 = padding) tiling each
         training part from its end, overlapping by one item, so every training position is a target
-        exactly once. Returns (positions, user of each window)."""
+        exactly once; with ``recent_only`` only the window at the end (the last ``max_len`` targets, what
+        SASRec's reference code trains on). Returns (positions, user of each window)."""
         starts, ends = self._bounds()
         train_end = ends - 2
         # Number of windows per user: each covers max_len new targets; a part of n items has n-1 targets.
         targets = train_end - starts - 1
         counts = np.where(targets > 0, -(-targets // max_len), 0)
+        if recent_only:
+            counts = np.minimum(counts, 1)
         users = np.repeat(np.arange(len(starts)), counts)
         first = np.repeat(np.cumsum(counts) - counts, counts)
         step = np.arange(users.size) - first  # 0 for the window ending at the training part's end
