@@ -54,3 +54,13 @@ def test_chunked_ce_under_bf16_autocast_stays_close() -> None:
     assert got.item() == pytest.approx(
         reference(hidden.detach(), targets, table.detach(), None).item(), rel=0.02
     )
+
+
+def test_chunked_ce_without_gradients_gives_the_same_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(losses, "CHUNK_ELEMENTS", 41 * 7)
+    hidden, table, bias = (t.detach() for t in leaves(4, with_bias=True))
+    targets = torch.randint(1, 41, (300,), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        got = FullSoftmaxCE()(hidden, targets, table, bias)
+    assert not got.requires_grad
+    assert got.item() == pytest.approx(reference(hidden, targets, table, bias).item(), rel=1e-9)

@@ -24,9 +24,12 @@ class FullSoftmaxCE(nn.Module):
         autocast = torch.is_autocast_enabled(device)
         matmul_dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
         rows = max(64, CHUNK_ELEMENTS // item_emb.shape[0])
+        grads = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (hidden, item_emb, bias)
+        )
         # Row 0 (padding) is never a target: it is left out of the softmax rather than masked to -inf.
         return ChunkedSoftmaxCE.apply(
-            hidden, item_emb[1:], None if bias is None else bias[1:], targets - 1, rows, matmul_dtype
+            hidden, item_emb[1:], None if bias is None else bias[1:], targets - 1, rows, matmul_dtype, grads
         )
 
 
@@ -43,6 +46,7 @@ class ChunkedSoftmaxCE(torch.autograd.Function):
         targets: Tensor,
         rows: int,
         matmul_dtype: torch.dtype,
+        grads: bool,
     ) -> Tensor:
         with torch.autocast(hidden.device.type, enabled=False):
             n = hidden.shape[0]
@@ -60,11 +64,17 @@ class ChunkedSoftmaxCE(torch.autograd.Function):
                 lse = torch.logsumexp(logits, dim=1)
                 picked = torch.arange(tc.shape[0], device=tc.device)
                 total += (lse - logits[picked, tc]).sum()
+                if not grads:  # the loss alone (no_grad, or nothing to train): one matmul per chunk
+                    continue
                 grad = logits.sub_(lse[:, None]).exp_()  # softmax, in place
                 grad[picked, tc] -= 1.0
                 grad /= n
-                grad_h[start : start + rows] = grad.to(matmul_dtype) @ w
-                grad_w += (grad.T.to(matmul_dtype) @ hc).to(acc)
+                if matmul_dtype == acc:  # accumulate in place: no (N, D) temporary per chunk
+                    torch.mm(grad, w, out=grad_h[start : start + rows])
+                    grad_w.addmm_(grad.T, hc)
+                else:
+                    grad_h[start : start + rows] = grad.to(matmul_dtype) @ w
+                    grad_w += (grad.T.to(matmul_dtype) @ hc).to(acc)
                 if grad_b is not None:
                     grad_b += grad.sum(dim=0)
         ctx.save_for_backward(grad_h, grad_w, grad_b)
@@ -73,11 +83,11 @@ class ChunkedSoftmaxCE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_loss: Tensor) -> tuple:
-        grads = [
+        scaled = [
             None if g is None else (g * grad_loss).to(dtype)
             for g, dtype in zip(ctx.saved_tensors, ctx.dtypes, strict=True)
         ]
-        return (*grads, None, None, None)
+        return (*scaled, None, None, None, None)
 
 
 class SampledBCE(nn.Module):
