@@ -4,8 +4,9 @@ Departures from the paper:
 - Full-softmax cross-entropy over the catalog is the default objective (``layers.losses.FullSoftmaxCE``);
   the paper's binary cross-entropy with one sampled negative is ``layers.losses.SampledBCE``. Negatives
   are sampled uniformly from the catalog, not excluding the user's history.
-- Post-norm blocks with GELU by default, as in RecBole's SASRec; ``norm: pre`` gives the layout of the
-  authors' code (scaled item embeddings, pre-norm blocks, a final LayerNorm). Padded keys are masked.
+- Post-norm blocks with GELU by default, as in RecBole's SASRec; ``norm: original`` with ``activation:
+  relu`` and ``inner`` = ``hidden`` is the block of the authors' code (``model=sasrec_original``), ``norm:
+  pre`` the GPT-2 pre-norm layout. Padded keys are masked rather than padded embeddings zeroed.
 - Long training sequences are tiled into windows of ``max_len`` targets (every training position is a
   target once) instead of keeping only the most recent ``max_len`` items.
 """
@@ -33,6 +34,8 @@ class SASRec(SequentialRecommender):
         dropout: float = 0.5,
         attn_dropout: float = 0.5,
         norm: str = "post",
+        activation: str = "gelu",
+        positions: str = "from_end",
         loss: nn.Module | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -50,6 +53,8 @@ class SASRec(SequentialRecommender):
             attn_dropout,
             causal=True,
             norm=norm,
+            activation=activation,
+            positions=positions,
         )
         self.objective = loss if loss is not None else FullSoftmaxCE()
         self.item_init = item_init  # LLM2SASRec / LLM2BERT4Rec: item table from item-text embeddings

@@ -2,6 +2,14 @@
 
 Attention masks combine key padding with (optionally) causality; every position may always attend to
 itself, so an all-padding row never produces NaN from an empty softmax.
+
+Three block layouts (``norm``):
+- ``post``: x = LN(x + Attn(x)); x = LN(x + FFN(x)), as in BERT4Rec and RecBole's SASRec.
+- ``pre``: x = x + Attn(LN(x)); x = x + FFN(LN(x)), the GPT-2 layout, with a final LayerNorm.
+- ``original``: Kang & McAuley's SASRec code and its PyTorch ports: the query is normalised but keys and
+  values are not, and each residual adds to the normalised stream: q = LN(x); x = q + Attn(q, x, x);
+  h = LN(x); x = h + FFN(h); a final LayerNorm. Its FFN has dropout after the activation.
+``pre`` and ``original`` scale item embeddings by sqrt(hidden) before adding positions, as those codes do.
 """
 
 from __future__ import annotations
@@ -11,6 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from llmrec.errors import ConfigError
+
+NORMS = ("post", "pre", "original")
+ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
+POSITIONS = ("from_end", "from_start")
 
 
 def check_sizes(sizes: dict[str, int], rates: dict[str, float]) -> None:
@@ -46,11 +58,15 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(hidden, hidden)
         self.dropout = dropout
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor, keys: Tensor | None = None) -> Tensor:
+        """Self-attention over ``x``; with ``keys``, queries come from ``x`` and keys/values from ``keys``."""
         b, length, d = x.shape
-        q, k, v = (
-            self.qkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        )  # (B, H, L, d)
+        if keys is None:
+            q, k, v = self.qkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        else:
+            q = F.linear(x, self.qkv.weight[:d], self.qkv.bias[:d])
+            k, v = F.linear(keys, self.qkv.weight[d:], self.qkv.bias[d:]).chunk(2, dim=-1)
+            q, k, v = (t.view(b, length, self.heads, d // self.heads).transpose(1, 2) for t in (q, k, v))
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )
@@ -58,22 +74,35 @@ class SelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Post-norm, as in BERT4Rec and RecBole's SASRec: x = LN(x + Attn(x)); x = LN(x + FFN(x)).
-    Pre-norm, as in the original SASRec code: x = x + Attn(LN(x)); x = x + FFN(LN(x))."""
+    """One attention + feed-forward block in the ``norm`` layout the module docstring describes."""
 
     def __init__(
-        self, hidden: int, heads: int, inner: int, dropout: float, attn_dropout: float, pre_norm: bool = False
+        self,
+        hidden: int,
+        heads: int,
+        inner: int,
+        dropout: float,
+        attn_dropout: float,
+        norm: str = "post",
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
-        self.pre_norm = pre_norm
+        self.layout = norm
         self.attn = SelfAttention(hidden, heads, attn_dropout)
-        self.ffn = nn.Sequential(nn.Linear(hidden, inner), nn.GELU(), nn.Linear(inner, hidden))
+        act = ACTIVATIONS[activation]()
+        inner_layers = [act, nn.Dropout(dropout)] if norm == "original" else [act]
+        self.ffn = nn.Sequential(nn.Linear(hidden, inner), *inner_layers, nn.Linear(inner, hidden))
         self.norm1 = nn.LayerNorm(hidden, eps=1e-12)
         self.norm2 = nn.LayerNorm(hidden, eps=1e-12)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        if self.pre_norm:
+        if self.layout == "original":
+            q = self.norm1(x)
+            x = q + self.attn(q, mask, keys=x)  # attention dropout only, as in the original code
+            h = self.norm2(x)
+            return h + self.drop(self.ffn(h))
+        if self.layout == "pre":
             x = x + self.drop(self.attn(self.norm1(x), mask))
             return x + self.drop(self.ffn(self.norm2(x)))
         x = self.norm1(x + self.drop(self.attn(x, mask)))
@@ -81,12 +110,12 @@ class TransformerBlock(nn.Module):
 
 
 class SequenceEncoder(nn.Module):
-    """Item + position embeddings and a stack of transformer blocks. Positions count from the right end,
-    so the most recent item always has the same position however much padding precedes it.
+    """Item + position embeddings and a stack of transformer blocks.
 
-    ``norm="post"`` normalises the embedding sum and after every sublayer (BERT, RecBole). ``norm="pre"``
-    follows Kang & McAuley's code: item embeddings scaled by sqrt(hidden), pre-norm blocks, and one
-    LayerNorm on the output."""
+    ``positions="from_end"`` counts positions from the right end, so the most recent item always has the
+    same position however much padding precedes it (Kang & McAuley's left-padded code). ``"from_start"``
+    counts from the first real item of the window, as right-padded ports do (Klenitskiy & Vasilev's
+    SASRec+, the published ML-1M full-ranking figure); left padding changes neither."""
 
     def __init__(
         self,
@@ -100,10 +129,17 @@ class SequenceEncoder(nn.Module):
         attn_dropout: float,
         causal: bool,
         norm: str = "post",
+        activation: str = "gelu",
+        positions: str = "from_end",
     ) -> None:
         super().__init__()
-        if norm not in ("post", "pre"):
-            raise ConfigError(f"model.norm must be 'post' or 'pre', got {norm!r}")
+        for key, value, allowed in (
+            ("norm", norm, NORMS),
+            ("activation", activation, tuple(ACTIVATIONS)),
+            ("positions", positions, POSITIONS),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"model.{key} must be one of {', '.join(allowed)}; got {value!r}")
         check_sizes(
             {"hidden": hidden, "layers": layers, "heads": heads, "inner": inner},
             {"dropout": dropout, "attn_dropout": attn_dropout},
@@ -113,10 +149,11 @@ class SequenceEncoder(nn.Module):
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(hidden, heads, inner, dropout, attn_dropout, pre_norm=norm == "pre")
+            TransformerBlock(hidden, heads, inner, dropout, attn_dropout, norm, activation)
             for _ in range(layers)
         )
-        self.pre_norm = norm == "pre"
+        self.post_norm = norm == "post"
+        self.positions_from_start = positions == "from_start"
         self.causal = causal
         self.max_len = max_len
         self.apply(self._init)
@@ -130,17 +167,23 @@ class SequenceEncoder(nn.Module):
             if isinstance(module, nn.Embedding) and module.padding_idx is not None:
                 module.weight.data[module.padding_idx].zero_()
 
+    def position_ids(self, pad: Tensor) -> Tensor:
+        """(B, L) or (L,) position ids of a left-padded (B, L) window."""
+        length = pad.shape[1]
+        if self.positions_from_start:
+            return ((~pad).cumsum(1) - 1).clamp(min=0)
+        return torch.arange(self.max_len - length, self.max_len, device=pad.device)
+
     def forward(self, item_seq: Tensor) -> Tensor:
         item_seq = item_seq[:, -self.max_len :]
-        length = item_seq.shape[1]
         pad = item_seq == 0  # (B, L)
-        positions = torch.arange(self.max_len - length, self.max_len, device=item_seq.device)
         items = self.item_emb(item_seq)
-        if self.pre_norm:
-            x = self.drop(items * items.shape[-1] ** 0.5 + self.pos_emb(positions))  # (B, L, D)
+        positions = self.pos_emb(self.position_ids(pad))
+        if self.post_norm:
+            x = self.drop(self.norm(items + positions))
         else:
-            x = self.drop(self.norm(items + self.pos_emb(positions)))
+            x = self.drop(items * items.shape[-1] ** 0.5 + positions)  # (B, L, D)
         mask = attention_mask(pad, self.causal)
         for block in self.blocks:
             x = block(x, mask)
-        return self.norm(x) if self.pre_norm else x  # (B, L, D)
+        return x if self.post_norm else self.norm(x)  # (B, L, D)
