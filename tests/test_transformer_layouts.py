@@ -64,7 +64,18 @@ def test_post_and_pre_layouts_follow_their_formulas(norm: str) -> None:
 def encoder(positions: str, norm: str = "original") -> SequenceEncoder:
     torch.manual_seed(0)
     return SequenceEncoder(
-        20, 6, HIDDEN, 2, HEADS, HIDDEN, 0.0, 0.0, causal=True, norm=norm, activation="relu", positions=positions
+        20,
+        6,
+        HIDDEN,
+        2,
+        HEADS,
+        HIDDEN,
+        0.0,
+        0.0,
+        causal=True,
+        norm=norm,
+        activation="relu",
+        positions=positions,
     ).eval()
 
 
