@@ -106,3 +106,22 @@ def test_scores_that_are_a_view_of_model_state_are_left_untouched() -> None:
     ranks, lists = rank_and_top_k(scores, torch.tensor([2, 4]), torch.tensor([[1, 3], [2, 0]]), 3)
     assert ranks.tolist() == [0, 2] and lists.tolist() == [[2, 4, -1], [1, 3, 4]]
     assert counts.tolist() == [0.0, 5.0, 3.0, 3.0, 1.0]
+
+
+@pytest.mark.parametrize("with_history", [True, False])
+def test_dense_scores_are_ranked_in_place_and_restored_exactly(with_history: bool) -> None:
+    scores, targets, seen = random_case(5)
+    scores[:, 0] = 2.5  # a padding column the model filled in
+    seen = seen if with_history else None
+    before = scores.clone()
+    expected = reference(before, targets, seen, 20)
+    got = rank_and_top_k(scores, targets, seen, 20)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+    assert torch.equal(scores, before)
+
+
+def test_nan_in_the_padding_column_is_refused() -> None:
+    scores, targets, seen = random_case(2)
+    scores[3, 0] = float("nan")
+    with pytest.raises(NonFiniteScoresError, match="NaN"):
+        rank_and_top_k(scores, targets, seen, 10)

@@ -55,15 +55,68 @@ def top_k(masked: Tensor, k: int) -> Tensor:
 
 
 def rank_and_top_k(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
-    """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values, with
-    one private float32 copy of the (B, N+1) scores and three passes over it.
+    """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values.
+
+    Dense float32 scores (what models return) are masked in place, ranked with two passes (top-k, then
+    ``count(score >= target's) - 1``, the pessimistic rank) and restored exactly afterwards: no copy of
+    the (B, N+1) matrix. That holds while the targets' scores and the top-k values are finite: a NaN or
+    +inf anywhere unmasked sorts into the top-k (top-k puts NaN above everything), a -inf there ranks
+    below every finite target as the reference's lowest float would, and the masked-away history and
+    padding values are checked for NaN directly. Otherwise, and for expanded views and other dtypes,
+    ``_rank_on_a_copy`` runs, which falls back to the reference functions (they raise on NaN and keep a
+    model's -inf apart).
+    """
+    in_place = (
+        scores.dtype == torch.float32
+        and scores.is_contiguous()
+        and not scores.requires_grad
+        and scores.shape[1] < 2**24
+    )
+    if in_place:
+        ranked = _rank_in_place(scores, targets, seen, k)
+        if ranked is not None:
+            return ranked
+    return _rank_on_a_copy(scores, targets, seen, k)
+
+
+def _rank_in_place(
+    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int
+) -> tuple[Tensor, Tensor] | None:
+    """The fast path of ``rank_and_top_k`` on dense float32 scores; None where a value is not finite."""
+    column = targets.unsqueeze(1)
+    target_scores = scores.gather(1, column)  # (B, 1)
+    padding_scores = scores[:, 0].clone()
+    seen_scores = scores.gather(1, seen) if seen is not None else None
+    try:
+        if seen is not None:
+            scores.scatter_(1, seen, float("-inf"))
+        scores[:, 0] = float("-inf")
+        scores.scatter_(1, column, target_scores)
+        values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+        at_least = torch.count_nonzero(scores >= target_scores, dim=1)
+    finally:  # the caller's scores (possibly a model's own state) come back exactly as they were
+        if seen is not None and seen_scores is not None:
+            scores.scatter_(1, seen, seen_scores)
+        scores[:, 0] = padding_scores
+    hidden_values = [padding_scores] if seen_scores is None else [padding_scores, seen_scores]
+    lowest = torch.finfo(torch.float32).min  # the reference's stand-in for a model's -inf
+    finite = bool(torch.isfinite(values).all()) and bool(
+        ((target_scores > lowest) & (target_scores < float("inf"))).all()
+    )
+    if not finite or any(bool(v.isnan().any()) for v in hidden_values):
+        return None
+    return at_least - 1, items
+
+
+def _rank_on_a_copy(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
+    """Ranks on one private float32 copy, three passes over it, when the scores may not be written.
 
     When every score is finite (one sum reduction tells: NaN or an infinity makes the sum non-finite),
     no -inf of the model's can meet a masked item, so masking writes -inf into the copy, and once the
     top-k is taken the pessimistic rank (higher + other ties) is ``count(score >= target's) - 1``,
     counted by turning the copy itself into 1.0/0.0 (exact while the catalog is below 2**24 items).
-    Otherwise the reference functions run (they raise on NaN and keep a model's -inf apart). The copy is
-    needed because a model may return a view of its own state (Popularity returns an expanded buffer).
+    Otherwise the reference functions run. The copy is needed because a model may return a view of its
+    own state (Popularity returns an expanded buffer).
     """
     if not bool(torch.isfinite(scores.detach().sum())) or scores.shape[1] >= 2**24:
         masked = mask_scores(scores.detach(), targets, seen)
