@@ -13,7 +13,14 @@ from llmrec.data.interactions import Interactions
 from llmrec.data.preprocess import build_sequence_data
 from llmrec.data.split import LeaveOneOut
 from llmrec.evaluation import RankingEvaluator
-from llmrec.metrics import NonFiniteScoresError, mask_scores, rank_and_top_k, target_ranks, top_k
+from llmrec.metrics import (
+    NonFiniteScoresError,
+    Workspace,
+    mask_scores,
+    rank_and_top_k,
+    target_ranks,
+    top_k,
+)
 
 
 def reference(scores: torch.Tensor, targets: torch.Tensor, seen: torch.Tensor | None, k: int):
@@ -125,3 +132,16 @@ def test_nan_in_the_padding_column_is_refused() -> None:
     scores[3, 0] = float("nan")
     with pytest.raises(NonFiniteScoresError, match="NaN"):
         rank_and_top_k(scores, targets, seen, 10)
+
+
+def test_one_workspace_serves_batches_of_every_shape_and_both_paths() -> None:
+    workspace = Workspace()
+    for seed, rows, items in [(0, 64, 300), (1, 16, 500), (2, 40, 120)]:
+        scores, targets, seen = random_case(seed, rows=rows, items=items)
+        expected = reference(scores, targets, seen, 20)
+        dense = rank_and_top_k(scores.clone(), targets, seen, 20, workspace)
+        view = rank_and_top_k(scores[:1].expand(rows, -1), targets, seen, 20, workspace)
+        expected_view = reference(scores[:1].expand(rows, -1), targets, seen, 20)
+        assert torch.equal(dense[0], expected[0]) and torch.equal(dense[1], expected[1])
+        assert torch.equal(view[0], expected_view[0]) and torch.equal(view[1], expected_view[1])
+    workspace.release()

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.metrics import beyond_accuracy, rank_and_top_k, rank_metrics
+from llmrec.metrics import Workspace, beyond_accuracy, rank_and_top_k, rank_metrics
 
 
 def check_cutoffs(ks: Sequence[int]) -> list[int]:
@@ -28,6 +28,7 @@ class RankingEvaluator:
         self.ks = check_cutoffs(ks)
         self.item_counts = item_counts
         self.num_train_users = num_train_users
+        self.workspace = Workspace()  # one scratch score matrix for the whole pass, freed by compute()
         self.reset()
 
     def reset(self) -> None:
@@ -38,7 +39,7 @@ class RankingEvaluator:
     def update(self, scores: Tensor, batch: SeqBatch) -> None:
         """Rank one batch of scores (B, N+1) against the whole catalog, history masked."""
         targets = batch.items[:, -1]
-        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks))
+        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks), self.workspace)
         self._ranks.append(ranks.cpu())
         self._lists.append(lists.cpu())
         users = batch.users if batch.users is not None else torch.full_like(targets, -1)
@@ -72,6 +73,7 @@ class RankingEvaluator:
         return users[first], ranks[first], lists[first]
 
     def compute(self) -> dict[str, float]:
+        self.workspace.release()
         _, ranks, lists = self.per_user()
         metrics = {name: float(values.mean()) for name, values in rank_metrics(ranks, self.ks).items()}
         metrics.update(beyond_accuracy(lists, self.ks, self.item_counts, self.num_train_users))

@@ -54,7 +54,9 @@ def top_k(masked: Tensor, k: int) -> Tensor:
     return torch.where(torch.isneginf(values), -1, items)
 
 
-def rank_and_top_k(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
+def rank_and_top_k(
+    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int, workspace: Workspace | None = None
+) -> tuple[Tensor, Tensor]:
     """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values.
 
     Dense float32 scores (what models return) are masked in place, ranked with two passes (top-k, then
@@ -65,7 +67,13 @@ def rank_and_top_k(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int)
     padding values are checked for NaN directly. Otherwise, and for expanded views and other dtypes,
     ``_rank_on_a_copy`` runs, which falls back to the reference functions (they raise on NaN and keep a
     model's -inf apart).
+
+    The count goes through a float32 scratch matrix (``score >= target`` as 1.0/0.0, then a float sum):
+    on CPU that is several times faster than comparing into a bool tensor and counting it. Passing the
+    same ``workspace`` for every batch of a pass reuses one scratch matrix instead of faulting in a fresh
+    one per batch.
     """
+    workspace = workspace if workspace is not None else Workspace()
     in_place = (
         scores.dtype == torch.float32
         and scores.is_contiguous()
@@ -73,14 +81,31 @@ def rank_and_top_k(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int)
         and scores.shape[1] < 2**24
     )
     if in_place:
-        ranked = _rank_in_place(scores, targets, seen, k)
+        ranked = _rank_in_place(scores, targets, seen, k, workspace.matrix(scores))
         if ranked is not None:
             return ranked
-    return _rank_on_a_copy(scores, targets, seen, k)
+    return _rank_on_a_copy(scores, targets, seen, k, workspace.matrix(scores))
+
+
+class Workspace:
+    """One float32 scratch matrix, grown to the largest (B, N+1) asked for, reused; ``release`` frees it."""
+
+    def __init__(self) -> None:
+        self._buffer: Tensor | None = None
+
+    def matrix(self, like: Tensor) -> Tensor:
+        needed = like.shape[0] * like.shape[1]
+        buffer = self._buffer
+        if buffer is None or buffer.device != like.device or buffer.numel() < needed:
+            buffer = self._buffer = torch.empty(needed, dtype=torch.float32, device=like.device)
+        return buffer[:needed].view(like.shape[0], like.shape[1])
+
+    def release(self) -> None:
+        self._buffer = None
 
 
 def _rank_in_place(
-    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int
+    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int, scratch: Tensor
 ) -> tuple[Tensor, Tensor] | None:
     """The fast path of ``rank_and_top_k`` on dense float32 scores; None where a value is not finite."""
     column = targets.unsqueeze(1)
@@ -93,7 +118,7 @@ def _rank_in_place(
         scores[:, 0] = float("-inf")
         scores.scatter_(1, column, target_scores)
         values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-        at_least = torch.count_nonzero(scores >= target_scores, dim=1)
+        at_least = torch.ge(scores, target_scores, out=scratch).sum(dim=1)
     finally:  # the caller's scores (possibly a model's own state) come back exactly as they were
         if seen is not None and seen_scores is not None:
             scores.scatter_(1, seen, seen_scores)
@@ -105,23 +130,25 @@ def _rank_in_place(
     )
     if not finite or any(bool(v.isnan().any()) for v in hidden_values):
         return None
-    return at_least - 1, items
+    return at_least.long() - 1, items
 
 
-def _rank_on_a_copy(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
-    """Ranks on one private float32 copy, three passes over it, when the scores may not be written.
+def _rank_on_a_copy(
+    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int, scratch: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Ranks on a private float32 copy (``scratch``), three passes over it, when the scores may not be
+    written (Popularity returns an expanded view of its own counts) or hold non-finite values.
 
     When every score is finite (one sum reduction tells: NaN or an infinity makes the sum non-finite),
     no -inf of the model's can meet a masked item, so masking writes -inf into the copy, and once the
-    top-k is taken the pessimistic rank (higher + other ties) is ``count(score >= target's) - 1``,
-    counted by turning the copy itself into 1.0/0.0 (exact while the catalog is below 2**24 items).
-    Otherwise the reference functions run. The copy is needed because a model may return a view of its
-    own state (Popularity returns an expanded buffer).
+    top-k is taken the pessimistic rank is ``count(score >= target's) - 1``, counted by turning the copy
+    itself into 1.0/0.0 (exact while the catalog is below 2**24 items). Otherwise the reference
+    functions run.
     """
     if not bool(torch.isfinite(scores.detach().sum())) or scores.shape[1] >= 2**24:
         masked = mask_scores(scores.detach(), targets, seen)
         return target_ranks(masked, targets), top_k(masked, k)
-    masked = torch.empty(scores.shape, dtype=torch.float32, device=scores.device).copy_(scores.detach())
+    masked = scratch.copy_(scores.detach())
     column = targets.unsqueeze(1)
     target_scores = masked.gather(1, column)  # (B, 1)
     if seen is not None:
@@ -129,7 +156,7 @@ def _rank_on_a_copy(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int
     masked[:, 0] = float("-inf")
     masked.scatter_(1, column, target_scores)
     lists = top_k(masked, k)
-    at_least = masked.ge_(target_scores).sum(dim=1)  # float 0/1 sums: far faster than bool sums on CPU
+    at_least = masked.ge_(target_scores).sum(dim=1)
     return at_least.long() - 1, lists
 
 
