@@ -8,7 +8,9 @@ Three block layouts (``norm``):
 - ``pre``: x = x + Attn(LN(x)); x = x + FFN(LN(x)), the GPT-2 layout, with a final LayerNorm.
 - ``original``: Kang & McAuley's SASRec code and its PyTorch ports: the query is normalised but keys and
   values are not, and each residual adds to the normalised stream: q = LN(x); x = q + Attn(q, x, x);
-  h = LN(x); x = h + FFN(h); a final LayerNorm. Its FFN has dropout after the activation.
+  h = LN(x); x = h + FFN(h); a final LayerNorm. Its FFN has dropout after the activation, and its
+  query/key/value projection starts Xavier-uniform (PyTorch's MultiheadAttention and TF's dense layers
+  in those codes), every other weight N(0, 0.02).
 ``pre`` and ``original`` scale item embeddings by sqrt(hidden) before adding positions, as those codes do.
 """
 
@@ -157,6 +159,9 @@ class SequenceEncoder(nn.Module):
         self.causal = causal
         self.max_len = max_len
         self.apply(self._init)
+        if norm == "original":  # the port's nn.MultiheadAttention keeps its Xavier-uniform in-projection
+            for block in self.blocks:
+                nn.init.xavier_uniform_(block.attn.qkv.weight)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
