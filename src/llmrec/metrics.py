@@ -79,6 +79,8 @@ def rank_and_top_k(
         and scores.is_contiguous()
         and not scores.requires_grad
         and scores.shape[1] < 2**24
+        # Saving and restoring the history is random access: past ~1/8 of the catalog, a copy is cheaper.
+        and (seen is None or seen.shape[1] * 8 < scores.shape[1])
     )
     if in_place:
         ranked = _rank_in_place(scores, targets, seen, k, workspace.matrix(scores))
