@@ -61,20 +61,25 @@ class ChunkedSoftmaxCE(torch.autograd.Function):
                 logits = (hc @ w.T).to(acc)  # (r, N)
                 if bias is not None:
                     logits += bias.to(acc)
-                lse = torch.logsumexp(logits, dim=1)
                 picked = torch.arange(tc.shape[0], device=tc.device)
-                total += (lse - logits[picked, tc]).sum()
+                target_logits = logits[picked, tc]
+                # One exp pass serves both the loss and the softmax: the chunk is shifted by its row
+                # maxima and exponentiated in place (logsumexp followed by a softmax would take two).
+                row_max = logits.amax(dim=1, keepdim=True)
+                exp = logits.sub_(row_max).exp_()
+                sums = exp.sum(dim=1)
+                total += (row_max.squeeze(1) + sums.log() - target_logits).sum()
                 if not grads:  # the loss alone (no_grad, or nothing to train): one matmul per chunk
                     continue
-                grad = logits.sub_(lse[:, None]).exp_()  # softmax, in place
-                grad[picked, tc] -= 1.0
-                grad /= n
+                grad = exp.mul_((sums * n).reciprocal_()[:, None])  # softmax / n, in place
+                grad[picked, tc] -= 1.0 / n
                 if matmul_dtype == acc:  # accumulate in place: no (N, D) temporary per chunk
                     torch.mm(grad, w, out=grad_h[start : start + rows])
                     grad_w.addmm_(grad.T, hc)
                 else:
-                    grad_h[start : start + rows] = grad.to(matmul_dtype) @ w
-                    grad_w += (grad.T.to(matmul_dtype) @ hc).to(acc)
+                    low = grad.to(matmul_dtype)
+                    grad_h[start : start + rows] = low @ w
+                    grad_w += (low.T @ hc).to(acc)
                 if grad_b is not None:
                     grad_b += grad.sum(dim=0)
         ctx.save_for_backward(grad_h, grad_w, grad_b)
