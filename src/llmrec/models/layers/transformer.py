@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from llmrec.errors import ConfigError
+from llmrec.models.layers.dropout import Dropout, cheap_dropout
 
 NORMS = ("post", "pre", "original")
 ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
@@ -69,10 +70,20 @@ class SelfAttention(nn.Module):
             q = F.linear(x, self.qkv.weight[:d], self.qkv.bias[:d])
             k, v = F.linear(keys, self.qkv.weight[d:], self.qkv.bias[d:]).chunk(2, dim=-1)
             q, k, v = (t.view(b, length, self.heads, d // self.heads).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
-        )
+        p = self.dropout if self.training else 0.0
+        if p > 0.0 and x.device.type == "cpu":
+            y = explicit_attention(q, k, v, mask, p)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         return self.out(y.transpose(1, 2).reshape(b, length, d))
+
+
+def explicit_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, p: float) -> Tensor:
+    """Scaled dot-product attention written out, with the cheap CPU dropout on the weights: PyTorch's
+    CPU SDPA with dropout runs this same math path but draws its mask one element at a time."""
+    scores = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
+    weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+    return cheap_dropout(weights, p, training=True) @ v
 
 
 class TransformerBlock(nn.Module):
@@ -92,11 +103,11 @@ class TransformerBlock(nn.Module):
         self.layout = norm
         self.attn = SelfAttention(hidden, heads, attn_dropout)
         act = ACTIVATIONS[activation]()
-        inner_layers = [act, nn.Dropout(dropout)] if norm == "original" else [act]
+        inner_layers = [act, Dropout(dropout)] if norm == "original" else [act]
         self.ffn = nn.Sequential(nn.Linear(hidden, inner), *inner_layers, nn.Linear(inner, hidden))
         self.norm1 = nn.LayerNorm(hidden, eps=1e-12)
         self.norm2 = nn.LayerNorm(hidden, eps=1e-12)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         if self.layout == "original":
@@ -149,7 +160,7 @@ class SequenceEncoder(nn.Module):
         self.item_emb = nn.Embedding(vocab_size, hidden, padding_idx=0)
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(
             TransformerBlock(hidden, heads, inner, dropout, attn_dropout, norm, activation)
             for _ in range(layers)
