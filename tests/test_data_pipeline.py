@@ -124,3 +124,23 @@ def test_datamodule_batches_and_history_masks() -> None:
     assert sum(b.items.shape[0] for b in train) == len(dm.train_set)
     with pytest.raises(ConfigError, match="max_len"):
         SequenceDataModule(split, max_len=0)
+
+
+def test_eval_batches_are_built_once_and_handed_out_again() -> None:
+    split = LeaveOneOut(data_from([[1, 2, 3, 4, 5], [6, 7, 8], [1, 6, 2, 7]]))
+    dm = SequenceDataModule(split, max_len=3, eval_batch_size=2, eval_by_length=True)
+    first, again = list(dm.val_dataloader()), list(dm.val_dataloader())
+    assert len(first) == 2
+    for built, reused in zip(first, again, strict=True):
+        assert reused.items is built.items and reused.seen is built.seen and reused.users is built.users
+    other = dm.val_set.__getitems__([2, 0])  # another grouping of users: built anew, right rows
+    assert other.users.tolist() == [2, 0] and other.items[:, -1].tolist() == [2, 4]
+
+
+def test_eval_cache_stops_growing_at_its_byte_budget() -> None:
+    split = LeaveOneOut(data_from([[1, 2, 3, 4, 5], [6, 7, 8], [1, 6, 2, 7]]))
+    dataset = SequenceDataModule(split, max_len=3).val_set
+    dataset._room = 0  # no room: every batch is built fresh and equal
+    built, again = dataset.__getitems__([0, 1]), dataset.__getitems__([0, 1])
+    assert built.items is not again.items and torch.equal(built.items, again.items)
+    assert torch.equal(built.seen, again.seen)

@@ -70,7 +70,12 @@ class WindowDataset(Dataset):
 
 
 class EvalDataset(Dataset):
-    """Rows ending in the target, plus each user's history (padded per batch) for masking."""
+    """Rows ending in the target, plus each user's history (padded per batch) for masking.
+
+    Validation asks for the same batches every epoch, so built batches are kept and handed out again
+    (building one gathers its users' whole histories: ~15% of an ML-1M-sized evaluation pass). The cache
+    holds at most twice the dataset's own tensors in bytes; past that, batches are built every time.
+    """
 
     def __init__(
         self, rows: np.ndarray, history: np.ndarray, offsets: np.ndarray, mask_history: bool
@@ -80,11 +85,24 @@ class EvalDataset(Dataset):
         self.offsets = torch.from_numpy(offsets)
         self.lengths = self.offsets[1:] - self.offsets[:-1]  # history lengths; rows grow with them
         self.mask_history = mask_history
+        self._built: dict[tuple[int, ...], SeqBatch] = {}
+        self._room = 2 * (self.rows.nbytes + self.history.nbytes + self.offsets.nbytes)
 
     def __len__(self) -> int:
         return self.rows.shape[0]
 
     def __getitems__(self, indices: list[int]) -> SeqBatch:
+        key = tuple(indices)
+        batch = self._built.get(key)
+        if batch is None:
+            batch = self._build(indices)
+            size = sum(t.nbytes for t in batch if t is not None)
+            if size <= self._room:
+                self._built[key] = batch
+                self._room -= size
+        return batch
+
+    def _build(self, indices: list[int]) -> SeqBatch:
         users = torch.as_tensor(indices)
         rows = trim_left_padding(self.rows.index_select(0, users))
         if not self.mask_history:
