@@ -8,7 +8,8 @@ For each size, random user states H (U, D) and item table E (N+1, D) stand in fo
 only the evaluation is timed. The llmrec column is the path every model takes at validation and test:
 the test data loader as the app configures it (users in history-length order, each batch's rows
 trimmed and histories padded to its longest), scores of one batch at a time,
-``RankingEvaluator.update`` (history masking, pessimistic ranks, top-k lists) and ``compute`` (HR, NDCG,
+``RankingEvaluator.update`` (history masking, pessimistic ranks, top-k lists; ``disposable=True``, as a
+model's evaluation step passes for its fresh scores) and ``compute`` (HR, NDCG,
 MRR, coverage, novelty, ARP at ks 5/10/20). The floor is the same batched matmul followed by
 ``torch.topk(scores, 20)`` and nothing else. The "before" column is the same pass ranked by the
 reference functions (``mask_scores`` + ``target_ranks`` + ``top_k``, what ``RankingEvaluator.update`` ran
@@ -46,7 +47,7 @@ def llmrec_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingEval
     evaluator.reset()
     for batch in loader:
         batch = on_device(batch, h.device)
-        evaluator.update(h.index_select(0, batch.users) @ e.T, batch)
+        evaluator.update(h.index_select(0, batch.users) @ e.T, batch, disposable=True)
     evaluator.compute()
     return elapsed_since(start, h.device)
 

@@ -40,11 +40,12 @@ def random_case(seed: int, rows: int = 64, items: int = 300, levels: int = 7):
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("history", [40, 20, 0], ids=["wide history: copy", "narrow: in place", "none"])
-def test_fast_path_equals_reference_with_many_ties(seed: int, history: int) -> None:
+@pytest.mark.parametrize("disposable", [False, True], ids=["kept", "disposable"])
+def test_fast_path_equals_reference_with_many_ties(seed: int, history: int, disposable: bool) -> None:
     scores, targets, seen = random_case(seed)
     seen = seen[:, :history] if history else None
     expected_ranks, expected_lists = reference(scores, targets, seen, 20)
-    ranks, lists = rank_and_top_k(scores.clone(), targets, seen, 20)
+    ranks, lists = rank_and_top_k(scores.clone(), targets, seen, 20, disposable=disposable)
     assert torch.equal(ranks, expected_ranks) and ranks.dtype == expected_ranks.dtype
     assert torch.equal(lists, expected_lists)
 
@@ -52,12 +53,13 @@ def test_fast_path_equals_reference_with_many_ties(seed: int, history: int) -> N
 @pytest.mark.parametrize(
     "special", [float("-inf"), float("inf"), 3e38], ids=["model -inf", "model +inf", "sum overflows"]
 )
-def test_non_finite_scores_take_the_reference_path(special: float) -> None:
+@pytest.mark.parametrize("disposable", [False, True], ids=["kept", "disposable"])
+def test_non_finite_scores_take_the_reference_path(special: float, disposable: bool) -> None:
     scores, targets, seen = random_case(7)
     scores[::3, 5:40] = special
     scores[1, targets[1]] = special
     expected = reference(scores, targets, seen, 10)
-    got = rank_and_top_k(scores.clone(), targets, seen, 10)
+    got = rank_and_top_k(scores.clone(), targets, seen, 10, disposable=disposable)
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
 
 
@@ -69,10 +71,20 @@ def test_bfloat16_scores() -> None:
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
 
 
-def test_k_beyond_rankable_items_gives_minus_one() -> None:
+@pytest.mark.parametrize("disposable", [False, True], ids=["kept", "disposable"])
+def test_k_beyond_rankable_items_gives_minus_one(disposable: bool) -> None:
     scores = torch.tensor([[0.0, 3.0, 2.0, 1.0]])
-    ranks, lists = rank_and_top_k(scores, torch.tensor([3]), torch.tensor([[1]]), 5)
+    ranks, lists = rank_and_top_k(scores, torch.tensor([3]), torch.tensor([[1]]), 5, disposable=disposable)
     assert ranks.tolist() == [1] and lists.tolist() == [[2, 3, -1, -1]]
+
+
+def test_only_disposable_scores_are_overwritten() -> None:
+    scores, targets, seen = random_case(5)
+    kept, thrown = scores.clone(), scores.clone()
+    rank_and_top_k(kept, targets, seen[:, :20], 10)
+    rank_and_top_k(thrown, targets, seen[:, :20], 10, disposable=True)
+    assert torch.equal(kept, scores)
+    assert set(thrown.unique().tolist()) <= {0.0, 1.0}  # became the ">= target" indicator
 
 
 def test_nan_is_refused_even_in_a_history_column() -> None:

@@ -36,10 +36,12 @@ class RankingEvaluator:
         self._ranks: list[Tensor] = []
         self._lists: list[Tensor] = []
 
-    def update(self, scores: Tensor, batch: SeqBatch) -> None:
-        """Rank one batch of scores (B, N+1) against the whole catalog, history masked."""
+    def update(self, scores: Tensor, batch: SeqBatch, disposable: bool = False) -> None:
+        """Rank one batch of scores (B, N+1) against the whole catalog, history masked.
+        ``disposable``: the caller will not read ``scores`` again, so ranking may overwrite them."""
         targets = batch.items[:, -1]
-        ranks, lists = rank_and_top_k(scores, targets, batch.seen, max(self.ks), self.workspace)
+        k = max(self.ks)
+        ranks, lists = rank_and_top_k(scores, targets, batch.seen, k, self.workspace, disposable)
         self._ranks.append(ranks.cpu())
         self._lists.append(lists.cpu())
         users = batch.users if batch.users is not None else torch.full_like(targets, -1)

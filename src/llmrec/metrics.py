@@ -55,9 +55,17 @@ def top_k(masked: Tensor, k: int) -> Tensor:
 
 
 def rank_and_top_k(
-    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int, workspace: Workspace | None = None
+    scores: Tensor,
+    targets: Tensor,
+    seen: Tensor | None,
+    k: int,
+    workspace: Workspace | None = None,
+    disposable: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values.
+
+    ``disposable=True`` says nobody reads ``scores`` afterwards (a model's fresh output): when every score
+    is finite they are masked and then overwritten by the count, with nothing saved or restored.
 
     Dense float32 scores (what models return) are masked in place, ranked with two passes (top-k, then
     ``count(score >= target's) - 1``, the pessimistic rank) and restored exactly afterwards: no copy of
@@ -82,6 +90,8 @@ def rank_and_top_k(
         # Saving and restoring the history is random access: past ~1/8 of the catalog, a copy is cheaper.
         and (seen is None or seen.shape[1] * 8 < scores.shape[1])
     )
+    if in_place and disposable and bool(torch.isfinite(scores.sum())):
+        return _rank_and_overwrite(scores, targets, seen, k)
     if in_place:
         ranked = _rank_in_place(scores, targets, seen, k, workspace.matrix(scores))
         if ranked is not None:
@@ -104,6 +114,24 @@ class Workspace:
 
     def release(self) -> None:
         self._buffer = None
+
+
+def _rank_and_overwrite(
+    scores: Tensor, targets: Tensor, seen: Tensor | None, k: int
+) -> tuple[Tensor, Tensor]:
+    """``rank_and_top_k`` on finite, dense float32 scores nobody reads afterwards: mask, top-k, then the
+    scores become ``score >= target's`` as 1.0/0.0 and are summed. A -inf among the top-k values can only
+    be a masked item, i.e. the row has fewer than k rankable items: -1 there, as ``top_k`` gives."""
+    column = targets.unsqueeze(1)
+    target_scores = scores.gather(1, column)  # (B, 1)
+    if seen is not None:
+        scores.scatter_(1, seen, float("-inf"))
+    scores[:, 0] = float("-inf")
+    scores.scatter_(1, column, target_scores)
+    values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+    items = torch.where(torch.isneginf(values), -1, items)
+    at_least = scores.ge_(target_scores).sum(dim=1)
+    return at_least.long() - 1, items
 
 
 def _rank_in_place(

@@ -22,6 +22,9 @@ from llmrec.evaluation import RankingEvaluator
 
 class SequentialRecommender(pl.LightningModule, ABC):
     requires_training: ClassVar[bool] = True
+    # forward returns a new tensor each call, so evaluation may rank it in place and overwrite it;
+    # a model that returns a tensor it keeps (a cache, a view of its state) sets this to False
+    fresh_scores: ClassVar[bool] = True
 
     def __init__(self, num_items: int, max_len: int, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
         super().__init__()
@@ -72,7 +75,7 @@ class SequentialRecommender(pl.LightningModule, ABC):
 
     def _eval_step(self, batch: SeqBatch) -> None:
         scores = self(batch.items[:, :-1])  # (B, N+1)
-        self._evaluator().update(scores, batch)
+        self._evaluator().update(scores, batch, disposable=self.fresh_scores)
 
     def _eval_start_hook(self) -> None:
         self._evaluator().reset()

@@ -13,6 +13,7 @@ from llmrec.models.base import SequentialRecommender
 
 class Popularity(SequentialRecommender):
     requires_training: ClassVar[bool] = False
+    fresh_scores: ClassVar[bool] = False  # forward returns a view of its counts
 
     def __init__(self, num_items: int, max_len: int) -> None:
         super().__init__(num_items, max_len)
