@@ -119,19 +119,19 @@ class Workspace:
 def _rank_and_overwrite(
     scores: Tensor, targets: Tensor, seen: Tensor | None, k: int
 ) -> tuple[Tensor, Tensor]:
-    """``rank_and_top_k`` on finite, dense float32 scores nobody reads afterwards: mask, top-k, then the
-    scores become ``score >= target's`` as 1.0/0.0 and are summed. A -inf among the top-k values can only
-    be a masked item, i.e. the row has fewer than k rankable items: -1 there, as ``top_k`` gives."""
+    """``rank_and_top_k`` on finite, dense float32 scores nobody reads afterwards (a model's fresh output, or
+    a private copy): mask, top-k, then the scores become ``score >= target's`` as 1.0/0.0 and are summed
+    (exact while the catalog is below 2**24 items). With every score finite, a -inf among the top-k
+    values can only be a masked item: ``top_k`` gives -1 there."""
     column = targets.unsqueeze(1)
     target_scores = scores.gather(1, column)  # (B, 1)
     if seen is not None:
         scores.scatter_(1, seen, float("-inf"))
     scores[:, 0] = float("-inf")
     scores.scatter_(1, column, target_scores)
-    values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-    items = torch.where(torch.isneginf(values), -1, items)
+    lists = top_k(scores, k)
     at_least = scores.ge_(target_scores).sum(dim=1)
-    return at_least.long() - 1, items
+    return at_least.long() - 1, lists
 
 
 def _rank_in_place(
@@ -178,16 +178,7 @@ def _rank_on_a_copy(
     if not bool(torch.isfinite(scores.detach().sum())) or scores.shape[1] >= 2**24:
         masked = mask_scores(scores.detach(), targets, seen)
         return target_ranks(masked, targets), top_k(masked, k)
-    masked = scratch.copy_(scores.detach())
-    column = targets.unsqueeze(1)
-    target_scores = masked.gather(1, column)  # (B, 1)
-    if seen is not None:
-        masked.scatter_(1, seen, float("-inf"))
-    masked[:, 0] = float("-inf")
-    masked.scatter_(1, column, target_scores)
-    lists = top_k(masked, k)
-    at_least = masked.ge_(target_scores).sum(dim=1)
-    return at_least.long() - 1, lists
+    return _rank_and_overwrite(scratch.copy_(scores.detach()), targets, seen, k)
 
 
 def rank_metrics(ranks: Tensor, ks: Sequence[int]) -> dict[str, Tensor]:
