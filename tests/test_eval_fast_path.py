@@ -87,11 +87,12 @@ def test_only_disposable_scores_are_overwritten() -> None:
     assert set(thrown.unique().tolist()) <= {0.0, 1.0}  # became the ">= target" indicator
 
 
-def test_nan_is_refused_even_in_a_history_column() -> None:
+@pytest.mark.parametrize("disposable", [False, True], ids=["kept", "disposable"])
+def test_nan_is_refused_even_in_a_history_column(disposable: bool) -> None:
     scores, targets, seen = random_case(1)
     scores[0, seen[0, 1]] = float("nan")
     with pytest.raises(NonFiniteScoresError, match="NaN"):
-        rank_and_top_k(scores, targets, seen, 10)
+        rank_and_top_k(scores, targets, seen, 10, disposable=disposable)
 
 
 def test_eval_by_length_orders_batches_and_keeps_per_user_results() -> None:
@@ -139,11 +140,12 @@ def test_dense_scores_are_ranked_in_place_and_restored_exactly(with_history: boo
     assert torch.equal(scores, before)
 
 
-def test_nan_in_the_padding_column_is_refused() -> None:
+@pytest.mark.parametrize("disposable", [False, True], ids=["kept", "disposable"])
+def test_nan_in_the_padding_column_is_refused(disposable: bool) -> None:
     scores, targets, seen = random_case(2)
     scores[3, 0] = float("nan")
     with pytest.raises(NonFiniteScoresError, match="NaN"):
-        rank_and_top_k(scores, targets, seen, 10)
+        rank_and_top_k(scores, targets, seen, 10, disposable=disposable)
 
 
 def test_one_workspace_serves_batches_of_every_shape_and_both_paths() -> None:

@@ -64,8 +64,8 @@ def rank_and_top_k(
 ) -> tuple[Tensor, Tensor]:
     """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)``, identical values.
 
-    ``disposable=True`` says nobody reads ``scores`` afterwards (a model's fresh output): when every score
-    is finite they are masked and then overwritten by the count, with nothing saved or restored.
+    ``disposable=True`` says nobody reads ``scores`` afterwards (a model's fresh output): they are masked
+    and then overwritten by the count, with nothing saved or restored (``_rank_fresh``).
 
     Dense float32 scores (what models return) are masked in place, ranked with two passes (top-k, then
     ``count(score >= target's) - 1``, the pessimistic rank) and restored exactly afterwards: no copy of
@@ -90,8 +90,8 @@ def rank_and_top_k(
         # Saving and restoring the history is random access: past ~1/8 of the catalog, a copy is cheaper.
         and (seen is None or seen.shape[1] * 8 < scores.shape[1])
     )
-    if in_place and disposable and bool(torch.isfinite(scores.sum())):
-        return _rank_and_overwrite(scores, targets, seen, k)
+    if in_place and disposable:
+        return _rank_fresh(scores, targets, seen, k)
     if in_place:
         ranked = _rank_in_place(scores, targets, seen, k, workspace.matrix(scores))
         if ranked is not None:
@@ -116,6 +116,47 @@ class Workspace:
         self._buffer = None
 
 
+def _rank_fresh(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
+    """``rank_and_top_k`` on dense float32 scores nobody reads afterwards, with the fast path's checks:
+    NaN among the padding's and the history's scores (looked up before masking hides them), and
+    non-finite top-k values or targets. Where one fails, the reference functions run on the masked
+    matrix, which gives what they give on the original (they mask the same columns again)."""
+    hidden = [scores[:, 0]] if seen is None else [scores[:, 0], scores.gather(1, seen)]
+    if any(bool(values.isnan().any()) for values in hidden):
+        return _reference(scores, targets, seen, k)  # refuses the NaN
+    target_scores = _mask_in_place(scores, targets, seen)
+    values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+    if not _finite(values, target_scores):
+        return _reference(scores, targets, seen, k)
+    return scores.ge_(target_scores).sum(dim=1).long() - 1, items
+
+
+def _mask_in_place(scores: Tensor, targets: Tensor, seen: Tensor | None) -> Tensor:
+    """Set padding and history to -inf in ``scores`` itself, the target keeping its score; (B, 1) targets'
+    scores."""
+    column = targets.unsqueeze(1)
+    target_scores = scores.gather(1, column)
+    if seen is not None:
+        scores.scatter_(1, seen, float("-inf"))
+    scores[:, 0] = float("-inf")
+    scores.scatter_(1, column, target_scores)
+    return target_scores
+
+
+def _finite(top_values: Tensor, target_scores: Tensor) -> bool:
+    """Top-k values and targets the fast paths can rank exactly as the reference does (which maps a
+    model's -inf to the lowest float)."""
+    lowest = torch.finfo(torch.float32).min
+    return bool(torch.isfinite(top_values).all()) and bool(
+        ((target_scores > lowest) & (target_scores < float("inf"))).all()
+    )
+
+
+def _reference(scores: Tensor, targets: Tensor, seen: Tensor | None, k: int) -> tuple[Tensor, Tensor]:
+    masked = mask_scores(scores.detach(), targets, seen)
+    return target_ranks(masked, targets), top_k(masked, k)
+
+
 def _rank_and_overwrite(
     scores: Tensor, targets: Tensor, seen: Tensor | None, k: int
 ) -> tuple[Tensor, Tensor]:
@@ -123,12 +164,7 @@ def _rank_and_overwrite(
     a private copy): mask, top-k, then the scores become ``score >= target's`` as 1.0/0.0 and are summed
     (exact while the catalog is below 2**24 items). With every score finite, a -inf among the top-k
     values can only be a masked item: ``top_k`` gives -1 there."""
-    column = targets.unsqueeze(1)
-    target_scores = scores.gather(1, column)  # (B, 1)
-    if seen is not None:
-        scores.scatter_(1, seen, float("-inf"))
-    scores[:, 0] = float("-inf")
-    scores.scatter_(1, column, target_scores)
+    target_scores = _mask_in_place(scores, targets, seen)
     lists = top_k(scores, k)
     at_least = scores.ge_(target_scores).sum(dim=1)
     return at_least.long() - 1, lists
@@ -138,15 +174,10 @@ def _rank_in_place(
     scores: Tensor, targets: Tensor, seen: Tensor | None, k: int, scratch: Tensor
 ) -> tuple[Tensor, Tensor] | None:
     """The fast path of ``rank_and_top_k`` on dense float32 scores; None where a value is not finite."""
-    column = targets.unsqueeze(1)
-    target_scores = scores.gather(1, column)  # (B, 1)
     padding_scores = scores[:, 0].clone()
     seen_scores = scores.gather(1, seen) if seen is not None else None
     try:
-        if seen is not None:
-            scores.scatter_(1, seen, float("-inf"))
-        scores[:, 0] = float("-inf")
-        scores.scatter_(1, column, target_scores)
+        target_scores = _mask_in_place(scores, targets, seen)
         values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)
         at_least = torch.ge(scores, target_scores, out=scratch).sum(dim=1)
     finally:  # the caller's scores (possibly a model's own state) come back exactly as they were
@@ -154,11 +185,7 @@ def _rank_in_place(
             scores.scatter_(1, seen, seen_scores)
         scores[:, 0] = padding_scores
     hidden_values = [padding_scores] if seen_scores is None else [padding_scores, seen_scores]
-    lowest = torch.finfo(torch.float32).min  # the reference's stand-in for a model's -inf
-    finite = bool(torch.isfinite(values).all()) and bool(
-        ((target_scores > lowest) & (target_scores < float("inf"))).all()
-    )
-    if not finite or any(bool(v.isnan().any()) for v in hidden_values):
+    if not _finite(values, target_scores) or any(bool(v.isnan().any()) for v in hidden_values):
         return None
     return at_least.long() - 1, items
 
@@ -176,8 +203,7 @@ def _rank_on_a_copy(
     functions run.
     """
     if not bool(torch.isfinite(scores.detach().sum())) or scores.shape[1] >= 2**24:
-        masked = mask_scores(scores.detach(), targets, seen)
-        return target_ranks(masked, targets), top_k(masked, k)
+        return _reference(scores, targets, seen, k)
     return _rank_and_overwrite(scratch.copy_(scores.detach()), targets, seen, k)
 
 
