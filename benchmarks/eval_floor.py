@@ -89,7 +89,9 @@ def measure(shape: Shape, hidden: int, batch_size: int, repeats: int, device: st
             floor.append(floor_pass(h, e, batch_size))
             llmrec.append(llmrec_pass(loader, h, e, evaluator))
             before.append(reference_pass(loader, h, e, evaluator))
-    return {"llmrec": min(llmrec), "floor": min(floor), "before": min(before)}
+    # The first pass builds the evaluation batches; later passes (every validation after the first
+    # epoch) reuse them, so the best of the repeats is the steady state and the first is reported apart.
+    return {"llmrec": min(llmrec), "first": llmrec[0], "floor": min(floor), "before": min(before)}
 
 
 def main() -> None:
@@ -109,9 +111,9 @@ def main() -> None:
     )
     print(
         "| size | users | items | llmrec eval pass (s) | matmul + top-k floor (s) | ratio | target ≤ 1.5× "
-        "| before: reference ranking (s) | before / floor |"
+        "| before: reference ranking (s) | before / floor | first pass, batches built (s) | its ratio |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
         shape = SHAPES[name]
         t = measure(shape, args.hidden, args.batch_size, args.repeats, args.device)
@@ -119,7 +121,7 @@ def main() -> None:
         print(
             f"| {shape.name} | {shape.users:,} | {shape.items:,} | {t['llmrec']:.3f} | {t['floor']:.3f} | "
             f"{ratio:.2f}× | {'met' if ratio <= 1.5 else 'not met'} | {t['before']:.3f} | "
-            f"{t['before'] / t['floor']:.2f}× |",
+            f"{t['before'] / t['floor']:.2f}× | {t['first']:.3f} | {t['first'] / t['floor']:.2f}× |",
             flush=True,
         )
 
