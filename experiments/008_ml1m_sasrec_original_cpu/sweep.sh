@@ -12,3 +12,10 @@ python benchmarks/accuracy_baselines.py --data-root ../shared/data --max-minutes
 python benchmarks/accuracy_baselines.py --data-root ../shared/data --max-minutes 45 \
   --out outputs/bench/ml1m_original_recent \
   --run "ml1m:sasrec_original:$common,datamodule.train_windows=recent,trainer.max_epochs=100"
+# D / E (a session later, faster training code, bf16 autocast on the CPU, 30-minute box)
+python benchmarks/accuracy_baselines.py --data-root ../shared/data --max-minutes 30 \
+  --out outputs/bench/ml1m_original_bf16 --run "ml1m:sasrec_original:$common" trainer=cpu_bf16
+python benchmarks/accuracy_baselines.py --data-root ../shared/data --max-minutes 30 \
+  --out outputs/bench/ml1m_original_bf16_p20 \
+  --run "ml1m:sasrec_original:datamodule.batch_size=128,callbacks.early_stopping.patience=20,seed=1" \
+  trainer=cpu_bf16
