@@ -144,3 +144,13 @@ def test_eval_cache_stops_growing_at_its_byte_budget() -> None:
     built, again = dataset.__getitems__([0, 1]), dataset.__getitems__([0, 1])
     assert built.items is not again.items and torch.equal(built.items, again.items)
     assert torch.equal(built.seen, again.seen)
+
+
+def test_prefix_windows_end_at_every_training_target_once() -> None:
+    split = LeaveOneOut(data_from([[1, 2, 3, 4, 5, 6], [6, 7, 8], [1, 6, 2, 7]]))
+    positions, users = split.prefix_window_positions(2)
+    # training parts: [1, 2, 3, 4], [6], [1, 6]: targets 2, 3, 4 of user 0 and 6 of user 2
+    assert split.items_at(positions).tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4], [0, 1, 6]]
+    assert users.tolist() == [0, 0, 0, 2]
+    module = SequenceDataModule(split, max_len=2, train_windows="prefixes")  # leakage guard passes
+    assert len(module.train_set) == 4

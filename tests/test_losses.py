@@ -6,8 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from llmrec.data.batch import SeqBatch
+from llmrec.errors import ConfigError
 from llmrec.models.layers import losses
 from llmrec.models.layers.losses import FullSoftmaxCE
+from llmrec.models.sasrec import SASRec
 
 
 def reference(hidden: torch.Tensor, targets: torch.Tensor, table: torch.Tensor, bias: torch.Tensor | None):
@@ -64,3 +67,15 @@ def test_chunked_ce_without_gradients_gives_the_same_loss(monkeypatch: pytest.Mo
         got = FullSoftmaxCE()(hidden, targets, table, bias)
     assert not got.requires_grad
     assert got.item() == pytest.approx(reference(hidden, targets, table, bias).item(), rel=1e-9)
+
+
+def test_sasrec_last_target_loss_is_the_cross_entropy_of_the_last_position() -> None:
+    torch.manual_seed(0)
+    model = SASRec(20, 5, hidden=8, layers=1, heads=1, inner=8, train_targets="last").eval()
+    items = torch.tensor([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 7]])
+    h = model.encoder(items[:, :-1])[:, -1]
+    logits = h @ model.encoder.item_emb.weight[1:].T
+    expected = F.cross_entropy(logits, items[:, -1] - 1)
+    assert torch.allclose(model.loss(SeqBatch(items)), expected, atol=1e-6)
+    with pytest.raises(ConfigError, match="train_targets"):
+        SASRec(20, 5, train_targets="first")

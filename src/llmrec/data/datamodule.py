@@ -132,8 +132,10 @@ class SequenceDataModule(pl.LightningDataModule):
         train_windows: str = "all",
     ) -> None:
         super().__init__()
-        if train_windows not in ("all", "recent"):
-            raise ConfigError(f"datamodule.train_windows must be 'all' or 'recent', got {train_windows!r}")
+        if train_windows not in ("all", "recent", "prefixes"):
+            raise ConfigError(
+                f"datamodule.train_windows must be 'all', 'recent' or 'prefixes', got {train_windows!r}"
+            )
         for key, value in {
             "max_len": max_len,
             "batch_size": batch_size,
@@ -149,7 +151,10 @@ class SequenceDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.group_by_length = group_by_length
         self.eval_by_length = eval_by_length
-        positions, users = split.train_window_positions(max_len, recent_only=train_windows == "recent")
+        if train_windows == "prefixes":
+            positions, users = split.prefix_window_positions(max_len)
+        else:
+            positions, users = split.train_window_positions(max_len, recent_only=train_windows == "recent")
         check_train_positions(split.data.offsets, positions, users)  # on the windows actually used
         windows = split.items_at(positions)
         self.train_set = WindowDataset(windows)

@@ -29,6 +29,19 @@ def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts, lengths) + (np.arange(int(lengths.sum())) - first)
 
 
+def _repeat_users(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(user of each of ``counts[u]`` windows per user, index of the window within its user)."""
+    users = np.repeat(np.arange(len(counts)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    return users, np.arange(users.size) - first
+
+
+def _windows_ending_at(ends: np.ndarray, starts: np.ndarray, max_len: int) -> np.ndarray:
+    """(W, max_len + 1) positions of the windows ending (exclusive) at ``ends``; -1 before ``starts``."""
+    index = ends[:, None] - (max_len + 1) + np.arange(max_len + 1)[None, :]
+    return np.where(index >= starts[:, None], index, -1)
+
+
 @dataclass
 class LeaveOneOut:
     data: SequenceData
@@ -54,12 +67,18 @@ class LeaveOneOut:
         counts = np.where(targets > 0, -(-targets // max_len), 0)
         if recent_only:
             counts = np.minimum(counts, 1)
-        users = np.repeat(np.arange(len(starts)), counts)
-        first = np.repeat(np.cumsum(counts) - counts, counts)
-        step = np.arange(users.size) - first  # 0 for the window ending at the training part's end
+        users, step = _repeat_users(counts)  # step 0: the window ending at the training part's end
         window_ends = train_end[users] - step * max_len
-        index = window_ends[:, None] - (max_len + 1) + np.arange(max_len + 1)[None, :]
-        return np.where(index >= starts[users][:, None], index, -1), users
+        return _windows_ending_at(window_ends, starts[users], max_len), users
+
+    def prefix_window_positions(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """One window per training target (a position with at least one item before it), ending at that
+        target: RecBole's training samples, one prefix each. Same layout as
+        :meth:`train_window_positions`; with a last-position loss each target is trained once."""
+        starts, ends = self._bounds()
+        counts = np.maximum(ends - 2 - starts - 1, 0)
+        users, step = _repeat_users(counts)
+        return _windows_ending_at(starts[users] + 2 + step, starts[users], max_len), users
 
     def items_at(self, positions: np.ndarray) -> np.ndarray:
         """Item ids at ``positions`` (-1 = padding, item 0)."""

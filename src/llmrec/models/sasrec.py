@@ -8,7 +8,9 @@ Departures from the paper:
   relu`` and ``inner`` = ``hidden`` is the block of the authors' code (``model=sasrec_original``), ``norm:
   pre`` the GPT-2 pre-norm layout. Padded keys are masked rather than padded embeddings zeroed.
 - Long training sequences are tiled into windows of ``max_len`` targets (every training position is a
-  target once) instead of keeping only the most recent ``max_len`` items.
+  target once) instead of keeping only the most recent ``max_len`` items. ``datamodule.train_windows=
+  prefixes`` with ``train_targets: last`` trains as RecBole does instead: one sample per target, its
+  prefix as the input, the loss at the last position only (several times the compute per epoch).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
+from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
 from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
@@ -40,8 +43,12 @@ class SASRec(SequentialRecommender):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         item_init: ItemInit | None = None,
+        train_targets: str = "all",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
+        if train_targets not in ("all", "last"):
+            raise ConfigError(f"model.train_targets must be 'all' or 'last', got {train_targets!r}")
+        self.last_target_only = train_targets == "last"
         self.encoder = SequenceEncoder(
             num_items + 1,
             max_len,
@@ -71,5 +78,7 @@ class SASRec(SequentialRecommender):
     def loss(self, batch: SeqBatch) -> Tensor:
         inputs, targets = batch.items[:, :-1], batch.items[:, 1:]  # (B, L) each
         h = self.encoder(inputs)  # (B, L, D)
+        if self.last_target_only:  # one target per window: RecBole's samples with train_windows=prefixes
+            return self.objective(h[:, -1], targets[:, -1], self.encoder.item_emb.weight)
         train = inputs != 0  # a position predicts the next item once it has seen one
         return self.objective(h[train], targets[train], self.encoder.item_emb.weight)
