@@ -82,17 +82,16 @@ def rank_and_top_k(
     one per batch.
     """
     workspace = workspace if workspace is not None else Workspace()
-    in_place = (
+    writable = (
         scores.dtype == torch.float32
         and scores.is_contiguous()
         and not scores.requires_grad
         and scores.shape[1] < 2**24
-        # Saving and restoring the history is random access: past ~1/8 of the catalog, a copy is cheaper.
-        and (seen is None or seen.shape[1] * 8 < scores.shape[1])
     )
-    if in_place and disposable:
+    if writable and disposable:  # nothing to save or restore, whatever the history's width
         return _rank_fresh(scores, targets, seen, k)
-    if in_place:
+    # Saving and restoring the history is random access: past ~1/8 of the catalog, a copy is cheaper.
+    if writable and (seen is None or seen.shape[1] * 8 < scores.shape[1]):
         ranked = _rank_in_place(scores, targets, seen, k, workspace.matrix(scores))
         if ranked is not None:
             return ranked
