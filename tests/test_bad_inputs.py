@@ -85,6 +85,13 @@ VALUE_ERRORS = [
     (["trainer.gradient_clip_val=high"], ["trainer.gradient_clip_val", "number"]),
     (["seed=-1"], ["seed", "2**32"]),
     (["dataset.source.num_items=0"], ["num_items", "positive"]),
+    (["callbacks=cosine", "callbacks.lr_schedule.epochs=0"], ["callbacks.lr_schedule.epochs", "positive"]),
+    (["callbacks=cosine", "callbacks.lr_schedule.final_fraction=2"], ["final_fraction", "[0, 1]"]),
+    (
+        ["callbacks=cosine", "callbacks.lr_schedule.epochs=3", "callbacks.lr_schedule.warmup_epochs=3"],
+        ["warmup_epochs", "below epochs"],
+    ),
+    (["callbacks=cosine", "trainer.max_epochs=-1"], ["callbacks.lr_schedule.epochs=<n>"]),
 ]
 
 
