@@ -92,6 +92,8 @@ VALUE_ERRORS = [
         ["warmup_epochs", "below epochs"],
     ),
     (["callbacks=cosine", "trainer.max_epochs=-1"], ["callbacks.lr_schedule.epochs=<n>"]),
+    (["datamodule.window_stride=0"], ["datamodule.window_stride", "[1, max_len"]),
+    (["model=bert4rec", "datamodule.window_stride=2"], ["window_stride", "BERT4Rec", "window_stride=null"]),
 ]
 
 

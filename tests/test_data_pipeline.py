@@ -154,3 +154,39 @@ def test_prefix_windows_end_at_every_training_target_once() -> None:
     assert users.tolist() == [0, 0, 0, 2]
     module = SequenceDataModule(split, max_len=2, train_windows="prefixes")  # leakage guard passes
     assert len(module.train_set) == 4
+
+
+@pytest.mark.parametrize(("max_len", "stride"), [(3, 1), (3, 2), (4, 3), (5, 5), (7, 2)])
+def test_sliding_windows_train_every_target_once_with_more_context(max_len: int, stride: int) -> None:
+    rng = np.random.default_rng(1)
+    sequences = [list(rng.integers(1, 30, size=int(rng.integers(3, 25)))) for _ in range(40)]
+    split = LeaveOneOut(data_from(sequences))
+    positions, users, new = split.sliding_window_positions(max_len, stride)
+    trained: list[int] = []  # positions (into data.items) trained as targets, over all windows
+    for row, user, n in zip(positions, users, new, strict=True):
+        targets = row[1:][row[:-1] >= 0]  # a target has an item before it
+        for pos in targets[-n:]:
+            trained.append(int(pos))
+            before = int((row[: int(np.argwhere(row == pos)[0][0])] >= 0).sum())  # its context here
+            available = int(pos - split.data.offsets[user])  # its whole history
+            assert before == available or before >= max_len - stride + 1
+    starts, ends = split.data.offsets[:-1], split.data.offsets[1:]
+    expected = np.concatenate([np.arange(s + 1, e - 2) for s, e in zip(starts, ends, strict=True)])
+    assert sorted(trained) == sorted(expected.tolist())  # every training target exactly once
+    if stride == max_len:  # no overlap: the tiles of train_windows=all
+        tiles, tile_users = split.train_window_positions(max_len)
+        assert (tiles == positions).all() and (tile_users == users).all()
+
+
+def test_sliding_windows_reach_the_loss_as_new_targets() -> None:
+    split = LeaveOneOut(data_from([list(range(1, 11))]))  # training part 1..8: targets 2..8
+    module = SequenceDataModule(split, max_len=4, window_stride=2)
+    windows = module.train_set.windows.tolist()
+    assert windows == [[4, 5, 6, 7, 8], [2, 3, 4, 5, 6], [0, 1, 2, 3, 4]]
+    assert module.train_set.new_targets.tolist() == [2, 2, 4]  # 7 8 | 5 6 | 2 3 4
+    batch = module.train_set.__getitems__([2, 0])
+    assert batch.new_targets.tolist() == [4, 2]
+    assert SequenceDataModule(split, max_len=4, window_stride=4).train_set.new_targets is None
+    for stride, windows_mode in ((0, "all"), (5, "all"), (2, "prefixes"), (2, "recent")):
+        with pytest.raises(ConfigError, match="window_stride"):
+            SequenceDataModule(split, max_len=4, train_windows=windows_mode, window_stride=stride)

@@ -79,3 +79,24 @@ def test_sasrec_last_target_loss_is_the_cross_entropy_of_the_last_position() -> 
     assert torch.allclose(model.loss(SeqBatch(items)), expected, atol=1e-6)
     with pytest.raises(ConfigError, match="train_targets"):
         SASRec(20, 5, train_targets="first")
+
+
+class _TargetRecorder(torch.nn.Module):
+    """A stand-in objective that records which targets the loss was asked to train on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[list[int]] = []
+
+    def forward(self, h: torch.Tensor, targets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        self.seen.append(targets.tolist())
+        return h.sum()
+
+
+def test_sasrec_trains_only_on_new_targets_of_overlapping_windows() -> None:
+    recorder = _TargetRecorder()
+    model = SASRec(20, 5, hidden=8, layers=1, heads=1, inner=8, loss=recorder)
+    items = torch.tensor([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 7]])
+    model.loss(SeqBatch(items))
+    model.loss(SeqBatch(items, new_targets=torch.tensor([5, 2])))
+    assert recorder.seen == [[4, 5, 6, 2, 3, 4, 5, 7], [4, 5, 6, 5, 7]]

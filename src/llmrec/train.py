@@ -93,6 +93,11 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     datamodule = call_checked(build(cfg.datamodule, _partial_=True), split=split, max_len=max_len)
     prepare_model_stages(cfg, output_dir, split, fingerprint)
     model = build_model(cfg, data.num_items, max_len)
+    if datamodule.train_set.new_targets is not None and not model.honours_new_targets:
+        raise ConfigError(
+            f"datamodule.window_stride (overlapping windows) needs a loss that trains on each window's new "
+            f"targets only, which {type(model).__name__} does not have; set datamodule.window_stride=null"
+        )
     counts = torch.from_numpy(split.train_item_counts()).float()
     model.bind_data(counts, check_item_text(data.item_text(), data.num_items, list(data.item_fields)))
     model.evaluator = RankingEvaluator(ks, counts, data.num_users)

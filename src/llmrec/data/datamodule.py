@@ -58,15 +58,23 @@ class LengthGroupedSampler(Sampler[int]):
 
 
 class WindowDataset(Dataset):
-    def __init__(self, windows: np.ndarray) -> None:
+    """Training windows; with ``new_targets`` (overlapping windows), the number of trailing targets each
+    window trains on."""
+
+    def __init__(self, windows: np.ndarray, new_targets: np.ndarray | None = None) -> None:
         self.windows = torch.from_numpy(windows)
         self.lengths = (self.windows != 0).sum(dim=1)
+        self.new_targets = None if new_targets is None else torch.from_numpy(new_targets)
 
     def __len__(self) -> int:
         return self.windows.shape[0]
 
     def __getitems__(self, indices: list[int]) -> SeqBatch:
-        return SeqBatch(items=trim_left_padding(self.windows.index_select(0, torch.as_tensor(indices))))
+        index = torch.as_tensor(indices)
+        items = trim_left_padding(self.windows.index_select(0, index))
+        if self.new_targets is None:
+            return SeqBatch(items=items)
+        return SeqBatch(items=items, new_targets=self.new_targets.index_select(0, index))
 
 
 class EvalDataset(Dataset):
@@ -118,6 +126,20 @@ class EvalDataset(Dataset):
         return SeqBatch(items=rows, seen=seen, users=users)
 
 
+def _check_stride(stride: int | None, train_windows: str, max_len: int) -> None:
+    if stride is None:
+        return
+    if isinstance(stride, bool) or not isinstance(stride, int) or not 0 < stride <= max_len:
+        raise ConfigError(
+            f"datamodule.window_stride must be an integer in [1, max_len={max_len}] or null, got {stride}"
+        )
+    if train_windows != "all":
+        raise ConfigError(
+            f"datamodule.window_stride overlaps the windows of train_windows=all; with "
+            f"train_windows={train_windows} set datamodule.window_stride=null"
+        )
+
+
 class SequenceDataModule(pl.LightningDataModule):
     def __init__(
         self,
@@ -130,12 +152,14 @@ class SequenceDataModule(pl.LightningDataModule):
         group_by_length: bool = True,
         eval_by_length: bool = False,
         train_windows: str = "all",
+        window_stride: int | None = None,
     ) -> None:
         super().__init__()
         if train_windows not in ("all", "recent", "prefixes"):
             raise ConfigError(
                 f"datamodule.train_windows must be 'all', 'recent' or 'prefixes', got {train_windows!r}"
             )
+        _check_stride(window_stride, train_windows, max_len)
         for key, value in {
             "max_len": max_len,
             "batch_size": batch_size,
@@ -151,13 +175,16 @@ class SequenceDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.group_by_length = group_by_length
         self.eval_by_length = eval_by_length
+        new_targets = None
         if train_windows == "prefixes":
             positions, users = split.prefix_window_positions(max_len)
+        elif window_stride is not None and window_stride < max_len:
+            positions, users, new_targets = split.sliding_window_positions(max_len, window_stride)
         else:
             positions, users = split.train_window_positions(max_len, recent_only=train_windows == "recent")
         check_train_positions(split.data.offsets, positions, users)  # on the windows actually used
         windows = split.items_at(positions)
-        self.train_set = WindowDataset(windows)
+        self.train_set = WindowDataset(windows, new_targets)
         self.val_set = EvalDataset(*split.eval_rows("val", max_len), mask_history=mask_history)
         self.test_set = EvalDataset(*split.eval_rows("test", max_len), mask_history=mask_history)
 

@@ -60,16 +60,29 @@ class LeaveOneOut:
         training part from its end, overlapping by one item, so every training position is a target
         exactly once; with ``recent_only`` only the window at the end (the last ``max_len`` targets, what
         SASRec's reference code trains on). Returns (positions, user of each window)."""
+        positions, users, _ = self.sliding_window_positions(max_len, max_len)
+        if recent_only:  # each user's first window is the one at the end of the training part
+            first = np.r_[True, users[1:] != users[:-1]] if users.size else users.astype(bool)
+            return positions[first], users[first]
+        return positions, users
+
+    def sliding_window_positions(
+        self, max_len: int, stride: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Windows as :meth:`train_window_positions`, but ending every ``stride`` (<= ``max_len``)
+        positions from the end of each training part: a window trains on its last ``new[w]`` targets
+        only (``stride``; all of its own for the earliest window), so every training position is still a
+        target exactly once, and its prediction sees up to ``max_len - stride`` more items before it than
+        in non-overlapping tiles. Returns (positions, user of each window, new targets of each window)."""
         starts, ends = self._bounds()
         train_end = ends - 2
-        # Number of windows per user: each covers max_len new targets; a part of n items has n-1 targets.
-        targets = train_end - starts - 1
-        counts = np.where(targets > 0, -(-targets // max_len), 0)
-        if recent_only:
-            counts = np.minimum(counts, 1)
+        targets = train_end - starts - 1  # a part of n items has n-1 targets
+        extra = -(-np.maximum(targets - max_len, 0) // stride)  # windows before the one at the start
+        counts = np.where(targets > 0, 1 + extra, 0)
         users, step = _repeat_users(counts)  # step 0: the window ending at the training part's end
-        window_ends = train_end[users] - step * max_len
-        return _windows_ending_at(window_ends, starts[users], max_len), users
+        window_ends = train_end[users] - step * stride
+        new = np.where(step == counts[users] - 1, max_len, stride)
+        return _windows_ending_at(window_ends, starts[users], max_len), users, new
 
     def prefix_window_positions(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
         """One window per training target (a position with at least one item before it), ending at that

@@ -25,6 +25,9 @@ class SequentialRecommender(pl.LightningModule, ABC):
     # forward returns a new tensor each call, so evaluation may rank it in place and overwrite it;
     # a model that returns a tensor it keeps (a cache, a view of its state) sets this to False
     fresh_scores: ClassVar[bool] = True
+    # the loss trains only on each window's last ``batch.new_targets`` targets when given (overlapping
+    # windows, datamodule.window_stride); a model whose loss reads every position leaves this False
+    honours_new_targets: ClassVar[bool] = False
 
     def __init__(self, num_items: int, max_len: int, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
         super().__init__()

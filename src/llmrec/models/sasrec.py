@@ -15,6 +15,7 @@ Departures from the paper:
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
@@ -26,6 +27,8 @@ from llmrec.models.layers.transformer import SequenceEncoder
 
 
 class SASRec(SequentialRecommender):
+    honours_new_targets = True
+
     def __init__(
         self,
         num_items: int,
@@ -81,4 +84,7 @@ class SASRec(SequentialRecommender):
         if self.last_target_only:  # one target per window: RecBole's samples with train_windows=prefixes
             return self.objective(h[:, -1], targets[:, -1], self.encoder.item_emb.weight)
         train = inputs != 0  # a position predicts the next item once it has seen one
+        if batch.new_targets is not None:  # overlapping windows: earlier targets belong to another window
+            column = torch.arange(inputs.shape[1], device=inputs.device)
+            train &= column[None, :] >= inputs.shape[1] - batch.new_targets[:, None]
         return self.objective(h[train], targets[train], self.encoder.item_emb.weight)
