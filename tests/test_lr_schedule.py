@@ -81,3 +81,8 @@ def test_resumed_run_continues_the_curve(tmp_path: Path) -> None:
     group = state["optimizer_states"][0]["param_groups"][0]
     assert group["initial_lr"] == pytest.approx(1e-3)  # the peak, not the decayed lr it was cut at
     assert group["lr"] < group["initial_lr"] and math.isfinite(group["lr"])
+
+
+def test_training_stops_where_the_decay_ends(tmp_path: Path) -> None:
+    results = _run(tmp_path, "out", "trainer.max_epochs=5", "callbacks.lr_schedule.epochs=2")
+    assert results["timings"]["epochs"] == 2

@@ -24,8 +24,9 @@ class CosineSchedule(pl.Callback):
     curve depends on nothing but the step (a resumed run continues it). The peak is the optimizer's own lr
     (``model.lr``), kept as the group's ``initial_lr``, which checkpoints carry.
 
-    ``epochs``: length of the decay; default ``trainer.max_epochs``. A time-boxed run (``trainer.max_time``)
-    should set it to the epochs that fit the box, or the decay is cut off part way.
+    ``epochs``: length of the decay, and of the training, which stops there; default
+    ``trainer.max_epochs``. A time-boxed run (``trainer.max_time``) sets it to the epochs that fit the box,
+    or the decay is cut off part way.
     """
 
     def __init__(
@@ -80,3 +81,5 @@ class CosineSchedule(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # the factor of the epoch's last step
         pl_module.log("train/lr_factor", self.lr_factor(max(0, trainer.global_step - 1)))
+        if trainer.global_step >= self.total_steps:  # the decay is over: more epochs would not move
+            trainer.should_stop = True
