@@ -12,6 +12,7 @@ import pytest
 
 from llmrec.errors import ConfigError, DataError, LlmrecError
 from llmrec.report import main as report_main
+from llmrec.results import code_version
 from llmrec.train import run
 from tests.conftest import compose_config, write_sequences
 
@@ -127,3 +128,16 @@ def test_impossible_values_are_config_errors(override: str, tmp_path: Path) -> N
 
 def test_config_errors_are_llmrec_errors() -> None:
     assert issubclass(ConfigError, LlmrecError) and issubclass(DataError, LlmrecError)
+
+
+def test_code_version_counts_a_new_module_in_the_package_as_dirty() -> None:
+    package = ROOT / "src" / "llmrec"
+    if code_version()["commit"] is None or code_version()["dirty"]:
+        pytest.skip("needs a clean git checkout")
+    new_module = package / "_untracked_probe.py"
+    new_module.write_text("")
+    try:
+        assert code_version()["dirty"] is True
+    finally:
+        new_module.unlink()
+    assert code_version()["dirty"] is False

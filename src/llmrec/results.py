@@ -12,22 +12,23 @@ from llmrec.io import write_json_atomic
 RESULTS_FILE = "results.json"
 
 
+def _git(here: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=here, capture_output=True, text=True, timeout=5, check=True
+    ).stdout.strip()
+
+
 def code_version() -> dict[str, Any]:
-    """Package version plus git commit and dirty flag of the source tree, when it is a git checkout."""
+    """Package version plus git commit and dirty flag of the source tree, when it is a git checkout.
+    Dirty: a tracked file changed, or a file under the package that git does not track yet (a new
+    module the run imports); untracked files elsewhere (outputs, notes) do not count."""
     version: dict[str, Any] = {"package": __version__}
     here = Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        commit = _git(here, "rev-parse", "HEAD")
+        package = _git(here, "rev-parse", "--show-prefix")  # e.g. src/llmrec/
+        changes = _git(here, "status", "--porcelain").splitlines()
+        dirty = [c for c in changes if not c.startswith("??") or c[3:].startswith(package)]
         version.update(commit=commit, dirty=bool(dirty))
     except (OSError, subprocess.SubprocessError):
         version.update(commit=None, dirty=None)
