@@ -61,6 +61,28 @@ def test_post_and_pre_layouts_follow_their_formulas(norm: str) -> None:
     torch.testing.assert_close(block(x, mask), expected)
 
 
+def test_ligr_layout_gates_each_residual_from_the_unnormalised_stream() -> None:
+    torch.manual_seed(0)
+    block = TransformerBlock(HIDDEN, HEADS, 16, 0.0, 0.0, norm="ligr", activation="swiglu").eval()
+    x = torch.randn(2, LENGTH, HIDDEN) * 3 + 1
+    mask = attention_mask(torch.zeros(2, LENGTH, dtype=torch.bool), causal=True)
+
+    def swiglu(h: torch.Tensor) -> torch.Tensor:
+        gate, up = (h @ block.ffn.gate_up.weight.T).chunk(2, dim=-1)
+        return (F.silu(gate) * up) @ block.ffn.down.weight.T
+
+    h = block.norm1(x)
+    y = x + torch.sigmoid(block.gate1(x)) * by_hand_attention(block, h, h)
+    expected = y + torch.sigmoid(block.gate2(y)) * swiglu(block.norm2(y))
+    torch.testing.assert_close(block(x, mask), expected)
+    assert block.ffn.gate_up.bias is None and block.ffn.down.bias is None
+
+
+def test_swiglu_feed_forward_fits_any_layout() -> None:
+    block = TransformerBlock(HIDDEN, HEADS, 16, 0.0, 0.0, norm="post", activation="swiglu")
+    assert block.ffn.gate_up.weight.shape == (32, HIDDEN) and block.ffn.down.weight.shape == (HIDDEN, 16)
+
+
 def encoder(positions: str, norm: str = "original") -> SequenceEncoder:
     torch.manual_seed(0)
     return SequenceEncoder(
@@ -95,8 +117,9 @@ def test_left_padding_leaves_real_positions_unchanged(positions: str) -> None:
         torch.testing.assert_close(net(padded)[:, -3:], net(short), atol=1e-5, rtol=1e-5)
 
 
-def test_a_later_item_does_not_change_earlier_outputs_in_the_original_layout() -> None:
-    net = encoder("from_start")
+@pytest.mark.parametrize("norm", ["original", "ligr"])
+def test_a_later_item_does_not_change_earlier_outputs(norm: str) -> None:
+    net = encoder("from_start", norm)
     seq = torch.tensor([[3, 7, 9, 4, 2]])
     changed = seq.clone()
     changed[0, -1] = 11

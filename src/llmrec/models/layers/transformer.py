@@ -11,7 +11,11 @@ Three block layouts (``norm``):
   h = LN(x); x = h + FFN(h); a final LayerNorm. Its FFN has dropout after the activation, and its
   query/key/value projection starts Xavier-uniform (PyTorch's MultiheadAttention and TF's dense layers
   in those codes), every other weight N(0, 0.02).
-``pre`` and ``original`` scale item embeddings by sqrt(hidden) before adding positions, as those codes do.
+- ``ligr``: the gated pre-norm block of LinkedIn's LiGR (arXiv 2502.03417), the layer of eSASRec
+  (Tikhonovich et al., RecSys 2025): x = x + sigmoid(G1 x) * Attn(LN(x)); x = x + sigmoid(G2 x) * FFN(LN(x)),
+  the gates computed from the un-normalised stream; a final LayerNorm.
+``pre``, ``original`` and ``ligr`` scale item embeddings by sqrt(hidden) before adding positions, as those
+codes do. ``activation: swiglu`` makes the feed-forward down(dropout(silu(gate(x)) * up(x))), bias-free.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from torch import Tensor, nn
 from llmrec.errors import ConfigError
 from llmrec.models.layers.dropout import Dropout, cheap_dropout
 
-NORMS = ("post", "pre", "original")
+NORMS = ("post", "pre", "original", "ligr")
 ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
+GATED_ACTIVATIONS = ("swiglu",)
 POSITIONS = ("from_end", "from_start")
 
 
@@ -86,6 +91,28 @@ def explicit_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, p: float) 
     return cheap_dropout(weights, p, training=True) @ v
 
 
+class SwiGLU(nn.Module):
+    """Gated feed-forward: down(dropout(silu(gate(x)) * up(x))), without biases (LLaMA, LiGR)."""
+
+    def __init__(self, hidden: int, inner: int, dropout: float) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(hidden, 2 * inner, bias=False)
+        self.down = nn.Linear(inner, hidden, bias=False)
+        self.drop = Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(self.drop(F.silu(gate) * up))
+
+
+def feed_forward(hidden: int, inner: int, dropout: float, norm: str, activation: str) -> nn.Module:
+    if activation == "swiglu":
+        return SwiGLU(hidden, inner, dropout)
+    act = ACTIVATIONS[activation]()
+    inner_layers = [act, Dropout(dropout)] if norm == "original" else [act]
+    return nn.Sequential(nn.Linear(hidden, inner), *inner_layers, nn.Linear(inner, hidden))
+
+
 class TransformerBlock(nn.Module):
     """One attention + feed-forward block in the ``norm`` layout the module docstring describes."""
 
@@ -102,14 +129,18 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.layout = norm
         self.attn = SelfAttention(hidden, heads, attn_dropout)
-        act = ACTIVATIONS[activation]()
-        inner_layers = [act, Dropout(dropout)] if norm == "original" else [act]
-        self.ffn = nn.Sequential(nn.Linear(hidden, inner), *inner_layers, nn.Linear(inner, hidden))
+        self.ffn = feed_forward(hidden, inner, dropout, norm, activation)
         self.norm1 = nn.LayerNorm(hidden, eps=1e-12)
         self.norm2 = nn.LayerNorm(hidden, eps=1e-12)
         self.drop = Dropout(dropout)
+        if norm == "ligr":
+            self.gate1 = nn.Linear(hidden, hidden)
+            self.gate2 = nn.Linear(hidden, hidden)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        if self.layout == "ligr":
+            x = x + torch.sigmoid(self.gate1(x)) * self.drop(self.attn(self.norm1(x), mask))
+            return x + torch.sigmoid(self.gate2(x)) * self.drop(self.ffn(self.norm2(x)))
         if self.layout == "original":
             q = self.norm1(x)
             x = q + self.attn(q, mask, keys=x)  # attention dropout only, as in the original code
@@ -148,7 +179,7 @@ class SequenceEncoder(nn.Module):
         super().__init__()
         for key, value, allowed in (
             ("norm", norm, NORMS),
-            ("activation", activation, tuple(ACTIVATIONS)),
+            ("activation", activation, (*ACTIVATIONS, *GATED_ACTIVATIONS)),
             ("positions", positions, POSITIONS),
         ):
             if value not in allowed:
@@ -170,7 +201,7 @@ class SequenceEncoder(nn.Module):
         self.causal = causal
         self.max_len = max_len
         self.apply(self._init)
-        if norm == "original":  # the port's nn.MultiheadAttention keeps its Xavier-uniform in-projection
+        if norm in ("original", "ligr"):  # both codes' nn.MultiheadAttention keeps a Xavier in-projection
             for block in self.blocks:
                 nn.init.xavier_uniform_(block.attn.qkv.weight)
 
