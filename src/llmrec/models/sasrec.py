@@ -6,7 +6,8 @@ Departures from the paper:
   are sampled uniformly from the catalog, not excluding the user's history.
 - Post-norm blocks with GELU by default, as in RecBole's SASRec; ``norm: original`` with ``activation:
   relu`` and ``inner`` = ``hidden`` is the block of the authors' code (``model=sasrec_original``), ``norm:
-  pre`` the GPT-2 pre-norm layout. Padded keys are masked rather than padded embeddings zeroed.
+  pre`` the GPT-2 pre-norm layout, ``norm: ligr`` with ``activation: swiglu`` the gated block of eSASRec
+  (``model=sasrec_ligr``). Padded keys are masked rather than padded embeddings zeroed.
 - Long training sequences are tiled into windows of ``max_len`` targets (every training position is a
   target once) instead of keeping only the most recent ``max_len`` items. ``datamodule.train_windows=
   prefixes`` with ``train_targets: last`` trains as RecBole does instead: one sample per target, its
