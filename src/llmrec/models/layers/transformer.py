@@ -3,7 +3,7 @@
 Attention masks combine key padding with (optionally) causality; every position may always attend to
 itself, so an all-padding row never produces NaN from an empty softmax.
 
-Three block layouts (``norm``):
+Four block layouts (``norm``):
 - ``post``: x = LN(x + Attn(x)); x = LN(x + FFN(x)), as in BERT4Rec and RecBole's SASRec.
 - ``pre``: x = x + Attn(LN(x)); x = x + FFN(LN(x)), the GPT-2 layout, with a final LayerNorm.
 - ``original``: Kang & McAuley's SASRec code and its PyTorch ports: the query is normalised but keys and
