@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install llmrec with its dependencies (torch first)
 
 run: setup ## train + compare popularity, SASRec, BERT4Rec on the synthetic dataset (CPU, ~2 min)
-	$(BIN)/python -m llmrec -m experiment=baselines hydra.sweep.dir=outputs/default_run
+	$(BIN)/python -m llmrec -m experiment=baselines 'hydra.sweep.dir=outputs/default_run/$${now:%Y-%m-%d_%H-%M-%S}'
 
 test: setup ## run the fast test suite
 	$(BIN)/python -m pytest
