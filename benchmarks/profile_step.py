@@ -17,24 +17,29 @@ import argparse
 import torch
 from synthetic_shapes import SHAPES, random_sequences
 from torch.profiler import ProfilerActivity, profile
-from train_step import BATCH, make_step
+from train_step import BATCH, MODELS, make_step
 
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
 from llmrec.models.sasrec import SASRec
 
 LAYOUTS = {
-    "original": dict(heads=1, inner=64, dropout=0.1, attn_dropout=0.1, norm="original", activation="relu"),
+    "original": MODELS["ml1m"],
     "ligr": dict(heads=1, inner=256, dropout=0.1, attn_dropout=0.1, norm="ligr", activation="swiglu"),
 }
 
 
-def profile_layout(layout: str, steps: int) -> tuple[float, list[tuple[str, float, int]]]:
-    """Milliseconds per step and (operator, self ms per step, calls per step), most expensive first."""
+def full_windows(count: int) -> list:
+    """``count`` ML-1M-shaped training batches of full-length windows."""
     shape = SHAPES["ml1m"]
     split = LeaveOneOut(random_sequences(shape.users, shape.items, shape.mean_length))
-    batches = list(SequenceDataModule(split, shape.max_len, batch_size=BATCH["ml1m"]).train_dataloader())
-    batches = [b for b in batches if b.items.shape[1] == shape.max_len + 1][: steps + 2]  # full windows
+    batches = SequenceDataModule(split, shape.max_len, batch_size=BATCH["ml1m"]).train_dataloader()
+    return [b for b in batches if b.items.shape[1] == shape.max_len + 1][:count]
+
+
+def profile_layout(layout: str, batches: list) -> tuple[float, list[tuple[str, float, int]]]:
+    """Milliseconds per step and (operator, self ms per step, calls per step), most expensive first."""
+    shape = SHAPES["ml1m"]
     torch.manual_seed(0)
     step = make_step(SASRec(shape.items, shape.max_len, **LAYOUTS[layout]).train(), bf16=True)  # type: ignore[arg-type]
     for batch in batches[:2]:
@@ -59,8 +64,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, bf16 autocast")
     print(f"ML-1M-shaped batch: {BATCH['ml1m']} windows x {SHAPES['ml1m'].max_len} items\n")
+    batches = full_windows(args.steps + 2)  # the first two steps warm up
     for layout in args.layouts:
-        total, rows = profile_layout(layout, args.steps)
+        total, rows = profile_layout(layout, batches)
         print(f"### {layout}: {total:.0f} ms per step (operator self time, summed)\n")
         print("| operator | ms / step | share | calls / step |")
         print("|---|---|---|---|")
