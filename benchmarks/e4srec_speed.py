@@ -25,7 +25,7 @@ import torch
 from timing import elapsed_since
 from transformers import LlamaConfig
 
-from llmrec.models.e4srec import E4SRec, projections, transformer_body
+from llmrec.models.e4srec.model import E4SRec, projections, transformer_body
 from llmrec.models.layers.llm import LLMSpec, LoraSpec
 
 

@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 
 from llmrec.data.cache import load_sequence_data
 from llmrec.embeddings.cache import cached_embeddings
-from llmrec.train import run
+from llmrec.run.pipeline import run
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 AGGREGATIONS = {

@@ -32,8 +32,8 @@ from torch.utils.data import DataLoader
 from llmrec.data.batch import SeqBatch
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
-from llmrec.evaluation import RankingEvaluator
-from llmrec.metrics import mask_scores, target_ranks, top_k
+from llmrec.evaluation.evaluator import RankingEvaluator
+from llmrec.evaluation.metrics import mask_scores, target_ranks, top_k
 
 KS = (5, 10, 20)
 

@@ -33,7 +33,7 @@ from timing import elapsed_since
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.split import LeaveOneOut
 from llmrec.models.base import SequentialRecommender
-from llmrec.train import build_model
+from llmrec.run.pipeline import build_model
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 SIZES = {  # LLaMA config overrides per size (both models use the same)

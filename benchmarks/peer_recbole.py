@@ -36,8 +36,8 @@ from hydra.utils import instantiate
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
-from llmrec.evaluation import RankingEvaluator
-from llmrec.train import build_model, run
+from llmrec.evaluation.evaluator import RankingEvaluator
+from llmrec.run.pipeline import build_model, run
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"beauty": "amazon-beauty", "ml1m": "ml-1m"}
@@ -62,7 +62,7 @@ def llmrec_config(dataset: str, data_root: Path, out_dir: Path, minutes: float, 
         "trainer.enable_progress_bar=false",
         "datamodule.batch_size=256",
         "callbacks.early_stopping.patience=10",
-        "+callbacks.clock._target_=llmrec.callbacks.EpochClock",
+        "+callbacks.clock._target_=llmrec.run.callbacks.EpochClock",
         "logger=csv",
         *extra,
     ]

@@ -31,7 +31,7 @@ from recbole.model.sequential_recommender import SASRec
 from recbole.trainer import Trainer
 from recbole.utils import init_seed
 
-from llmrec.metrics import mask_scores, rank_metrics, target_ranks
+from llmrec.evaluation.metrics import mask_scores, rank_metrics, target_ranks
 
 
 def recbole_config(atomic_dir: Path, dataset: str, max_len: int, seed: int, out_dir: Path) -> Config:

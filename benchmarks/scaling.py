@@ -28,7 +28,7 @@ from synthetic_shapes import random_sequences
 
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
-from llmrec.evaluation import RankingEvaluator
+from llmrec.evaluation.evaluator import RankingEvaluator
 from llmrec.models.layers.losses import FullSoftmaxCE, SampledBCE
 from llmrec.models.sasrec import SASRec
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from llmrec.errors import LlmrecError
-from llmrec.train import run
+from llmrec.run.pipeline import run
 from tests.conftest import compose_config
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from llmrec.errors import ConfigError, DataError, LlmrecError
-from llmrec.report import main as report_main
-from llmrec.results import code_version
-from llmrec.train import run
+from llmrec.report.summary import main as report_main
+from llmrec.run.pipeline import run
+from llmrec.run.results import code_version
 from tests.conftest import compose_config, write_sequences
 
 ROOT = Path(__file__).resolve().parents[1]

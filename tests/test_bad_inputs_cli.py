@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmrec.data.__main__ import main as data_main
-from llmrec.report import main as report_main
+from llmrec.report.summary import main as report_main
 from tests.bad_input_helpers import expect_cli_error, processed
 
 pytestmark = pytest.mark.bad_input

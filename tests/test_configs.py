@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.models.base import SequentialRecommender
-from llmrec.train import build_model
+from llmrec.run.pipeline import build_model
 from tests.conftest import CONF_DIR, compose_config
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))

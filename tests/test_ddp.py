@@ -13,7 +13,7 @@ from torch.utils.data import RandomSampler
 
 from llmrec.data.batch import SeqBatch
 from llmrec.data.datamodule import LengthGroupedSampler, SequenceDataModule
-from llmrec.evaluation import RankingEvaluator
+from llmrec.evaluation.evaluator import RankingEvaluator
 from tests.test_app import llmrec
 
 
@@ -47,9 +47,9 @@ def test_empty_shard_state_is_harmless() -> None:
 
 
 def test_training_sampler_is_plain_under_ddp(make_config) -> None:  # type: ignore[no-untyped-def]
-    from llmrec.config import build
     from llmrec.data.cache import load_sequence_data
     from llmrec.data.split import LeaveOneOut
+    from llmrec.run.instantiate import build
 
     cfg = make_config("debug=tiny")
     data, _ = load_sequence_data(build(cfg.dataset.source), int(cfg.dataset.k_core), None)

@@ -14,8 +14,8 @@ import torch
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.models.e4srec import E4SRec, transformer_body
-from llmrec.train import build_model, run
+from llmrec.models.e4srec.model import E4SRec, transformer_body
+from llmrec.run.pipeline import build_model, run
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from transformers import LlamaConfig
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.models.e4srec import E4SRec
-from llmrec.models.e4srec_extend import add_items, extend_sasrec_items, ridge_map
+from llmrec.models.e4srec.extend import add_items, extend_sasrec_items, ridge_map
+from llmrec.models.e4srec.model import E4SRec
 from llmrec.models.layers.llm import LLMSpec, LoraSpec
 from llmrec.models.sasrec import SASRec
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from llmrec.config import build
 from llmrec.errors import ConfigError
-from llmrec.models.e4srec import PREFIX, SUFFIX, E4SRec, transformer_body
-from llmrec.models.e4srec_instruct import instruction_tune, read_vocab
+from llmrec.models.e4srec.instruct import instruction_tune, read_vocab
+from llmrec.models.e4srec.model import PREFIX, SUFFIX, E4SRec, transformer_body
 from llmrec.models.layers.llm import LoraSpec, minilm_spec
-from llmrec.train import build_model, run
+from llmrec.run.instantiate import build
+from llmrec.run.pipeline import build_model, run
 from tests.conftest import compose_config
 
 COLOURS, THINGS = ("red", "blue", "green"), ("soap", "cream", "brush", "oil")

@@ -12,8 +12,8 @@ from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.interactions import Interactions
 from llmrec.data.preprocess import build_sequence_data
 from llmrec.data.split import LeaveOneOut
-from llmrec.evaluation import RankingEvaluator
-from llmrec.metrics import (
+from llmrec.evaluation.evaluator import RankingEvaluator
+from llmrec.evaluation.metrics import (
     NonFiniteScoresError,
     Workspace,
     mask_scores,

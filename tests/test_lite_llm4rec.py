@@ -16,7 +16,7 @@ from llmrec.data.synthetic import SyntheticSource
 from llmrec.errors import ConfigError
 from llmrec.models.layers.item_towers import POOLINGS, ItemLLM, TextEncoderItems
 from llmrec.models.lite_llm4rec import LiteLLM4Rec, fill_empty_texts, training_examples
-from llmrec.train import build_model, run
+from llmrec.run.pipeline import build_model, run
 from tests.conftest import compose_config
 from tests.test_app import llmrec
 

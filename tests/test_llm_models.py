@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
 from llmrec.models.layers.llm import LLMSpec, LoraSpec
-from llmrec.train import build_model, run
+from llmrec.run.pipeline import build_model, run
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 NUM_ITEMS, MAX_LEN = 12, 6

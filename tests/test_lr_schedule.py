@@ -12,8 +12,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from llmrec import train
-from llmrec.lr_schedule import cosine_factor
+from llmrec.run import pipeline as train
+from llmrec.run.lr_schedule import cosine_factor
 from tests.conftest import compose_config
 
 

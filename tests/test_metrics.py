@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from llmrec.metrics import (
+from llmrec.evaluation.metrics import (
     NonFiniteScoresError,
     beyond_accuracy,
     mask_scores,

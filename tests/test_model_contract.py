@@ -9,7 +9,7 @@ import torch
 
 from llmrec.data.batch import SeqBatch
 from llmrec.models.base import SequentialRecommender
-from llmrec.train import build_model
+from llmrec.run.pipeline import build_model
 from tests.conftest import CONF_DIR, compose_config
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from llmrec.train import build_model, run
+from llmrec.run.pipeline import build_model, run
 from tests.conftest import CONF_DIR, compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))

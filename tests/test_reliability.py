@@ -17,12 +17,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from llmrec.callbacks import NonFiniteLossError
-from llmrec.checkpoint_io import save_atomic
 from llmrec.errors import LlmrecError
-from llmrec.metrics import NonFiniteScoresError
+from llmrec.evaluation.metrics import NonFiniteScoresError
 from llmrec.models.sasrec import SASRec
-from llmrec.train import run
+from llmrec.run.callbacks import NonFiniteLossError
+from llmrec.run.checkpoint_io import save_atomic
+from llmrec.run.pipeline import run
 from tests.bad_input_helpers import one_line
 from tests.conftest import compose_config
 
@@ -104,7 +104,7 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_trainer_uses_the_atomic_checkpoint_io(tmp_path: Path) -> None:
     cfg = compose_config(["debug=tiny"], tmp_path)
-    assert cfg.trainer.plugins[0]._target_ == "llmrec.checkpoint_io.AtomicCheckpointIO"
+    assert cfg.trainer.plugins[0]._target_ == "llmrec.run.checkpoint_io.AtomicCheckpointIO"
     assert compose_config(["trainer=gpu"], tmp_path).trainer.plugins == cfg.trainer.plugins
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from llmrec.errors import ConfigError
-from llmrec.report import collect, write_report
-from llmrec.report import main as report_main
-from llmrec.stats import bootstrap_ci, pair_by_user, paired_comparison, per_user_metric, permutation_p
+from llmrec.report.stats import bootstrap_ci, pair_by_user, paired_comparison, per_user_metric, permutation_p
+from llmrec.report.summary import collect, write_report
+from llmrec.report.summary import main as report_main
 
 RANKS = {  # (model, seed) -> per-user 0-based test ranks of users 0..5
     ("base", 0): [0, 1, 2, 20, 5, 30],
@@ -129,7 +129,7 @@ def test_permutation_and_bootstrap_by_hand() -> None:
 
 
 def test_permutation_fallback_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
-    import llmrec.stats as stats
+    import llmrec.report.stats as stats
 
     monkeypatch.setattr(stats, "_scipy_tests", lambda diff: None)
     out = stats.paired_comparison(np.arange(10.0) + 1, np.zeros(10))

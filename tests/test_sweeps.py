@@ -101,7 +101,7 @@ def test_wandb_sweep_logs_one_run_per_job_and_the_report(
 
 def test_failure_records_and_finished_results(tmp_path: Path) -> None:
     from llmrec.errors import ConfigError
-    from llmrec.sweeps import clear_failure, finished_results, monitored_value, record_failure
+    from llmrec.run.sweeps import clear_failure, finished_results, monitored_value, record_failure
 
     try:
         raise ZeroDivisionError("boom")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from llmrec.errors import ConfigError
-from llmrec.loggers import has_wandb_credentials, redact, tensorboard_logger, wandb_mode
+from llmrec.run.loggers import has_wandb_credentials, redact, tensorboard_logger, wandb_mode
 from tests.test_app import llmrec
 from tests.wandb_records import read_run, run_files
 
@@ -83,7 +83,7 @@ def test_offline_run_holds_test_metrics_config_and_results(
 
 def test_wandb_is_not_imported_by_a_csv_run(tmp_path: Path) -> None:
     code = (
-        "import sys; from llmrec.train import run; from tests.conftest import compose_config;"
+        "import sys; from llmrec.run.pipeline import run; from tests.conftest import compose_config;"
         f"run(compose_config(['model=popularity','debug=tiny'], __import__('pathlib').Path('{tmp_path}')),"
         f" __import__('pathlib').Path('{tmp_path / 'out'}')); assert 'wandb' not in sys.modules"
     )

@@ -17,10 +17,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from llmrec.config import check_seed
 from llmrec.errors import LlmrecError
-from llmrec.report import format_run_table
-from llmrec.sweeps import clear_failure, finished_results, monitored_value, record_failure
+from llmrec.report.summary import format_run_table
+from llmrec.run.instantiate import check_seed
+from llmrec.run.sweeps import clear_failure, finished_results, monitored_value, record_failure
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("llmrec")
@@ -28,7 +28,7 @@ log = logging.getLogger("llmrec")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    from llmrec.train import run
+    from llmrec.run.pipeline import run
 
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN

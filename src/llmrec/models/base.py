@@ -17,7 +17,7 @@ from torch import Tensor
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.evaluation import RankingEvaluator
+from llmrec.evaluation.evaluator import RankingEvaluator
 
 
 class SequentialRecommender(pl.LightningModule, ABC):

@@ -15,7 +15,7 @@ from typing import Any
 
 from llmrec.errors import LlmrecError
 from llmrec.io import write_json_atomic
-from llmrec.results import RESULTS_FILE
+from llmrec.run.results import RESULTS_FILE
 
 FAILED_FILE = "failed.json"
 log = logging.getLogger(__name__)

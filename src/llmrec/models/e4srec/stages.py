@@ -7,7 +7,7 @@ ranking) into ``<run dir>/stage1_sasrec`` and records it in ``<run dir>/stage1.j
 config (``model.id_embeddings``). A finished stage-1 run in that folder is reused (resumed runs).
 
 Stage 2 (optional, ``model.stage2.steps > 0``): instruction tuning of the backbone, see
-:mod:`llmrec.models.e4srec_instruct`; the adapter goes to ``<run dir>/stage2_instruct``.
+:mod:`llmrec.models.e4srec.instruct`; the adapter goes to ``<run dir>/stage2_instruct``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from llmrec.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 
-SASREC_CONFIG = Path(__file__).resolve().parents[3] / "conf" / "model" / "sasrec.yaml"
+SASREC_CONFIG = Path(__file__).resolve().parents[4] / "conf" / "model" / "sasrec.yaml"
 ITEM_TABLE_KEY = "encoder.item_emb.weight"
 STAGE1_DIR, STAGE2_DIR = "stage1_sasrec", "stage2_instruct"
 
@@ -119,7 +119,7 @@ def _finished(run_dir: Path, fingerprint: str) -> str | None:
 
 def train_id_embeddings(cfg: DictConfig, output_dir: Path, fingerprint: str) -> str:
     """Stage 1: a SASRec run in ``<output_dir>/stage1_sasrec``; returns its best checkpoint."""
-    from llmrec.train import run
+    from llmrec.run.pipeline import run
 
     run_dir = output_dir / STAGE1_DIR
     best = _finished(run_dir, fingerprint)
@@ -146,7 +146,7 @@ def prepare_stages(cfg: DictConfig, output_dir: Path, split: Any, fingerprint: s
         check_same_dataset(str(cfg.model.id_embeddings), fingerprint)
     stage2 = cfg.model.get("stage2") or {}
     if cfg.model.get("instruct_adapter") is None and int(stage2.get("steps") or 0) > 0:
-        from llmrec.models.e4srec_instruct import instruction_tune_from_config
+        from llmrec.models.e4srec.instruct import instruction_tune_from_config
 
         cfg.model.instruct_adapter = instruction_tune_from_config(cfg, output_dir / STAGE2_DIR, split)
         log.info("E4SRec stage 2: instruction-tuned adapter in %s", cfg.model.instruct_adapter)

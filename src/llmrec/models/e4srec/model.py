@@ -21,7 +21,7 @@ Choices:
 - The prompt is left-padded as a whole (padding before the prefix), with position ids counted from each
   row's first real token, so padding never changes a row's scores.
 - The frozen ID table is saved with the pluggable part (megabytes): a checkpoint is self-contained, and
-  rows added for new items (:mod:`llmrec.models.e4srec_extend`) travel with it.
+  rows added for new items (:mod:`llmrec.models.e4srec.extend`) travel with it.
 - A backbone built with random weights uses a word tokenizer over the prompt words (or the vocabulary
   saved with a stage-2 adapter); a pretrained one its own tokenizer.
 
@@ -50,7 +50,7 @@ from llmrec.data.datamodule import trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.io import write_bytes_atomic
 from llmrec.models.base import SequentialRecommender
-from llmrec.models.e4srec_pretrain import load_id_table, prepare_stages
+from llmrec.models.e4srec.stages import load_id_table, prepare_stages
 from llmrec.models.layers.llm import LLMSpec, apply_lora, freeze
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 
@@ -150,7 +150,7 @@ class E4SRec(SequentialRecommender):
         if self.spec.pretrained:
             return HFTokenizer(self.spec.tokenizer())
         if self.instruct_adapter is not None:
-            from llmrec.models.e4srec_instruct import read_vocab
+            from llmrec.models.e4srec.instruct import read_vocab
 
             return read_vocab(Path(self.instruct_adapter))
         return WordTokenizer([self.prompt_prefix, self.prompt_suffix])
@@ -161,7 +161,7 @@ class E4SRec(SequentialRecommender):
         overrides["bos_token_id"] = tok.bos_id
         if self.instruct_adapter is None:
             return self.spec.load(overrides)
-        from llmrec.models.e4srec_instruct import merged_backbone
+        from llmrec.models.e4srec.instruct import merged_backbone
 
         base = copy.copy(self.spec)
         base.lora = None

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from llmrec.errors import ConfigError
-from llmrec.stats import pair_by_user, paired_comparison, per_user_metric
+from llmrec.report.stats import pair_by_user, paired_comparison, per_user_metric
 
 
 def _user_values(result: dict[str, Any], metric: str) -> tuple[np.ndarray, np.ndarray]:

@@ -25,13 +25,13 @@ from typing import Any
 
 import torch
 
-from llmrec.config import build
 from llmrec.errors import ConfigError
 from llmrec.io import publish_dir_atomic, write_json_atomic
-from llmrec.models.e4srec import PREFIX, SUFFIX
+from llmrec.models.e4srec.model import PREFIX, SUFFIX
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import SPECIALS, HFTokenizer, WordTokenizer
 from llmrec.models.llmseqprompt import pad_batch
+from llmrec.run.instantiate import build
 
 log = logging.getLogger(__name__)
 

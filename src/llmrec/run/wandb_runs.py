@@ -1,6 +1,6 @@
 """Closing a job's W&B run with its results, and logging a sweep's comparison table to W&B.
 
-Called from Hydra callbacks (:mod:`llmrec.hydra_callbacks`); does nothing unless wandb is already
+Called from Hydra callbacks (:mod:`llmrec.run.hydra_callbacks`); does nothing unless wandb is already
 imported and a run is active, so runs without the W&B logger never import wandb.
 """
 
@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llmrec.loggers import group_name, redact, wandb_mode
-from llmrec.results import RESULTS_FILE
-from llmrec.sweeps import FAILED_FILE
+from llmrec.run.loggers import group_name, redact, wandb_mode
+from llmrec.run.results import RESULTS_FILE
+from llmrec.run.sweeps import FAILED_FILE
 
 log = logging.getLogger(__name__)
 REPORT_FILES = ("report.md", "report.csv", "report_significance.csv", "report_efficiency.csv", "report.png")

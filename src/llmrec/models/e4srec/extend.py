@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.models.e4srec import E4SRec
+from llmrec.models.e4srec.model import E4SRec
 from llmrec.models.sasrec import SASRec
 
 

@@ -13,7 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from llmrec.errors import LlmrecError
-from llmrec.report import write_report
+from llmrec.report.summary import write_report
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class ReportOnMultirunEnd(Callback):
         log.info("report of %s:\n%s", sweep_dir, markdown)
         wandb_cfg = OmegaConf.select(config, "logger.wandb", throw_on_missing=False)
         if wandb_cfg is not None:
-            from llmrec.wandb_runs import log_report
+            from llmrec.run.wandb_runs import log_report
 
             folder = log_report(
                 sweep_dir,
@@ -49,7 +49,7 @@ class FinishWandbRun(Callback):
     a sequential sweep starts its own run."""
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        from llmrec.wandb_runs import finish_job_run
+        from llmrec.run.wandb_runs import finish_job_run
 
         output_dir = Path(HydraConfig.get().runtime.output_dir)
         try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import LlmrecError
-from llmrec.report_tables import (
+from llmrec.report.tables import (
     efficiency_markdown,
     efficiency_rows,
     plot_accuracy_vs_time,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from llmrec.errors import ConfigError
-from llmrec.metrics import rank_metrics
+from llmrec.evaluation.metrics import rank_metrics
 
 
 def per_user_metric(ranks: np.ndarray, metric: str) -> np.ndarray:

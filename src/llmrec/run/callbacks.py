@@ -98,7 +98,7 @@ class RunStamp(pl.Callback):
 class EpochClock(pl.Callback):
     """Logs, at each validation: ``time/train_seconds`` (this epoch's training batches),
     ``time/val_seconds`` (the validation pass) and ``time/elapsed`` (since fit started, evaluation
-    included). Add it with ``+callbacks.clock._target_=llmrec.callbacks.EpochClock``."""
+    included). Add it with ``+callbacks.clock._target_=llmrec.run.callbacks.EpochClock``."""
 
     def __init__(self) -> None:
         self.fit_start = self.epoch_start = self.val_start = 0.0

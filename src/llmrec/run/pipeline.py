@@ -14,16 +14,16 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
-from llmrec.callbacks import RunStamp
-from llmrec.config import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.guards import check_item_text
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
-from llmrec.evaluation import RankingEvaluator, check_cutoffs
+from llmrec.evaluation.evaluator import RankingEvaluator, check_cutoffs
 from llmrec.models.base import SequentialRecommender
-from llmrec.results import code_version, write_results
-from llmrec.resume import find_resume_checkpoint
+from llmrec.run.callbacks import RunStamp
+from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
+from llmrec.run.results import code_version, write_results
+from llmrec.run.resume import find_resume_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Full-catalog evaluation: pure reference metrics, fast in-place ranking, and the evaluator."""

@@ -1,0 +1,1 @@
+"""Reports from results.json files only: tables, seed-level statistics, plots."""
