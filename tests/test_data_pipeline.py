@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from llmrec.data.datamodule import LengthGroupedSampler, SequenceDataModule, trim_left_padding
+from llmrec.data.batch import trim_left_padding
+from llmrec.data.datamodule import LengthGroupedSampler, SequenceDataModule
 from llmrec.data.interactions import Interactions
 from llmrec.data.preprocess import build_sequence_data, k_core_mask
 from llmrec.data.split import LeaveOneOut

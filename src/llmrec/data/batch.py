@@ -1,9 +1,10 @@
-"""The one batch type every model and the evaluation use."""
+"""The one batch type every model and the evaluation use; padding helpers shared by models and data."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 
@@ -22,3 +23,22 @@ class SeqBatch(NamedTuple):
     seen: Tensor | None = None
     users: Tensor | None = None
     new_targets: Tensor | None = None
+
+
+def trim_left_padding(rows: Tensor, keep: int = 2) -> Tensor:
+    """Drop leading columns that are padding in every row. Positions count from the right end, so a
+    model's scores do not change; attention and feed-forward work shrink with the longest row."""
+    filled = (rows != 0).any(dim=0)
+    first = int(filled.int().argmax()) if bool(filled.any()) else rows.shape[1] - keep
+    return rows[:, min(first, rows.shape[1] - keep) :]
+
+
+def pad_batch(rows: list[list[int]], pad: int, left: bool) -> tuple[Tensor, Tensor]:
+    """(B, T) ids and attention mask, padded on the left (generation) or right (training)."""
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for b, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[b, span], mask[b, span] = torch.tensor(row, dtype=torch.long), 1
+    return ids, mask

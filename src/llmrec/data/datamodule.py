@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
-from llmrec.data.batch import SeqBatch
+from llmrec.checks import positive_ints
+from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.data.guards import check_train_positions
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
@@ -24,14 +25,6 @@ from llmrec.errors import ConfigError
 
 def _whole_batch(batch: SeqBatch) -> SeqBatch:
     return batch
-
-
-def trim_left_padding(rows: Tensor, keep: int = 2) -> Tensor:
-    """Drop leading columns that are padding in every row. Positions count from the right end, so a
-    model's scores do not change; attention and feed-forward work shrink with the longest row."""
-    filled = (rows != 0).any(dim=0)
-    first = int(filled.int().argmax()) if bool(filled.any()) else rows.shape[1] - keep
-    return rows[:, min(first, rows.shape[1] - keep) :]
 
 
 class LengthGroupedSampler(Sampler[int]):
@@ -160,13 +153,7 @@ class SequenceDataModule(pl.LightningDataModule):
                 f"datamodule.train_windows must be 'all', 'recent' or 'prefixes', got {train_windows!r}"
             )
         _check_stride(window_stride, train_windows, max_len)
-        for key, value in {
-            "max_len": max_len,
-            "batch_size": batch_size,
-            "eval_batch_size": eval_batch_size,
-        }.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{key} must be a positive integer, got {value}")
+        positive_ints("", max_len=max_len, batch_size=batch_size, eval_batch_size=eval_batch_size)
         self.split = split
         self.max_len = max_len
         self.batch_size = batch_size

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from llmrec.checks import positive_int
 from llmrec.errors import ConfigError
 from llmrec.pretrained import hub_error, looks_like_path, resolve_source, source_revision
 
@@ -66,8 +67,7 @@ def autocast_to(dtype: torch.dtype, device: torch.device) -> torch.autocast:
 
 
 def _check_batch(batch_size: int) -> None:
-    if batch_size <= 0:
-        raise ConfigError(f"encoder.batch_size must be a positive integer, got {batch_size}")
+    positive_int(batch_size, "encoder.batch_size")
 
 
 class SentenceTransformerEncoder:
@@ -242,8 +242,7 @@ class HashingEncoder:
     """
 
     def __init__(self, dim: int = 256, normalize: bool = True) -> None:
-        if dim <= 0:
-            raise ConfigError(f"encoder.dim must be a positive integer, got {dim}")
+        positive_int(dim, "encoder.dim")
         self.dim = dim
         self.normalize = normalize
 

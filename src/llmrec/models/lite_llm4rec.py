@@ -50,8 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmrec.data.batch import SeqBatch
-from llmrec.data.datamodule import trim_left_padding
+from llmrec.checks import positive_ints
+from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
@@ -111,10 +111,7 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
                 f"model.train_positions={train_positions!r} is not one of {TRAIN_POSITIONS} "
                 "(full traversal of every position, or one sampled position per window)"
             )
-        if item_dim is not None and item_dim <= 0:
-            raise ConfigError(f"model.item_dim must be a positive integer or null, got {item_dim}")
-        if head_hidden is not None and head_hidden <= 0:
-            raise ConfigError(f"model.head_hidden must be a positive integer or null, got {head_hidden}")
+        positive_ints(allow_none=True, item_dim=item_dim, head_hidden=head_hidden)
         self.item_llm, self.rec_spec = item_llm, rec_llm
         self.item_dim, self.head_hidden, self.dropout = item_dim, head_hidden, dropout
         self.train_positions, self.empty_text = train_positions, empty_text

@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from llmrec.data.batch import SeqBatch
+from llmrec.checks import positive_ints
+from llmrec.data.batch import SeqBatch, pad_batch
 from llmrec.embeddings.cache import ItemEmbeddings
 from llmrec.embeddings.catalog import CatalogMapper
 from llmrec.embeddings.index import NearestNeighbors
@@ -38,17 +39,6 @@ from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 LOW_SCORE = -1e9  # every item outside the generated top-k
-
-
-def pad_batch(rows: list[list[int]], pad: int, left: bool) -> tuple[Tensor, Tensor]:
-    """(B, T) ids and attention mask, padded on the left (generation) or right (training)."""
-    width = max(len(row) for row in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for b, row in enumerate(rows):
-        span = slice(width - len(row), width) if left else slice(0, len(row))
-        ids[b, span], mask[b, span] = torch.tensor(row, dtype=torch.long), 1
-    return ids, mask
 
 
 class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
@@ -75,10 +65,7 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
             raise ConfigError(
                 f"need 1 <= num_return_sequences ({num_return_sequences}) <= num_beams ({num_beams})"
             )
-        sizes = {"top_k": top_k, "max_history": max_history, "max_new_tokens": max_new_tokens}
-        for key, value in sizes.items():
-            if value <= 0:
-                raise ConfigError(f"model.{key} must be a positive integer, got {value}")
+        positive_ints(top_k=top_k, max_history=max_history, max_new_tokens=max_new_tokens)
         self.spec, self.embeddings, self.index = llm, embeddings, index
         self.num_beams, self.num_return_sequences, self.top_k = num_beams, num_return_sequences, top_k
         self.max_history, self.max_new_tokens = max_history, max_new_tokens

@@ -25,12 +25,12 @@ from typing import Any
 
 import torch
 
+from llmrec.data.batch import pad_batch
 from llmrec.errors import ConfigError
 from llmrec.io import publish_dir_atomic, write_json_atomic
 from llmrec.models.e4srec.model import PREFIX, SUFFIX
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import SPECIALS, HFTokenizer, WordTokenizer
-from llmrec.models.llmseqprompt import pad_batch
 from llmrec.run.instantiate import build
 
 log = logging.getLogger(__name__)

@@ -45,8 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmrec.data.batch import SeqBatch
-from llmrec.data.datamodule import trim_left_padding
+from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.io import write_bytes_atomic
 from llmrec.models.base import SequentialRecommender

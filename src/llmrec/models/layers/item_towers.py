@@ -25,12 +25,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from llmrec.checks import positive_ints
+from llmrec.data.batch import pad_batch
 from llmrec.embeddings.cache import ItemEmbeddings, cached_embeddings
 from llmrec.embeddings.encoders import mean_pool
 from llmrec.errors import ConfigError
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import WordTokenizer
-from llmrec.models.llmseqprompt import pad_batch
 from llmrec.pretrained import source_revision
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,7 @@ class ItemLLM(ItemTower):
         cache_dir: str | None = None,
     ) -> None:
         super().__init__()
-        for key, value in {"max_tokens": max_tokens, "batch_size": batch_size}.items():
-            if value <= 0:
-                raise ConfigError(f"model.item_llm.{key} must be a positive integer, got {value}")
+        positive_ints("model.item_llm.", max_tokens=max_tokens, batch_size=batch_size)
         if train_top_layers < 0:
             raise ConfigError(f"model.item_llm.train_top_layers must be >= 0, got {train_top_layers}")
         self.spec, self.pooling = llm, check_pooling(pooling)

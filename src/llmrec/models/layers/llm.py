@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from llmrec.checks import positive_int
 from llmrec.errors import ConfigError
 from llmrec.pretrained import hub_error, looks_like_path, resolve_source
 
@@ -43,8 +44,7 @@ class LoraSpec:
         dropout: float = 0.05,
         task_type: str | None = None,
     ) -> None:
-        if r <= 0:
-            raise ConfigError(f"llm.lora.r must be a positive integer, got {r}")
+        positive_int(r, "llm.lora.r")
         if not target_modules:
             raise ConfigError(f"llm.lora.target_modules is empty; e.g. LLaMA: {LORA_TARGETS['llama']}")
         self.target_modules = [str(name) for name in target_modules]
