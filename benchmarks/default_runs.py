@@ -1,4 +1,4 @@
-"""Every ``conf/model/*.yaml`` on the embedded default, one process each: wall time, peak memory, test NDCG@10.
+"""Every ``conf/model/*.yaml`` on the embedded default, one process each: time, peak memory, test NDCG@10.
 
     python benchmarks/default_runs.py                       # every model, its own default budget
     python benchmarks/default_runs.py --models sasrec,e4srec --override trainer.max_epochs=2
@@ -6,9 +6,10 @@
 
 Each run is ``python -m llmrec model=<name> <overrides>`` in a fresh folder (the command a user types);
 peak memory is the child's maximum resident set (``wait4``), wall time covers the whole process (imports,
-data, fit, evaluation). Prints one table (model, wall time, peak RSS, test NDCG@10, popularity's
-NDCG@10) and writes every run's test metrics to ``--out`` as JSON, so two trees can be compared metric by
-metric (``--compare before.json``). Run it alone on the machine: its times are wall-clock.
+data, fit, evaluation). Prints one table (model, epochs, fit and wall time, peak RSS, test NDCG@10,
+popularity's NDCG@10) and writes every run's test metrics to ``--out`` as JSON, so two trees can be
+compared metric by metric (``--compare before.json``). Run it alone on the machine: its times are
+wall-clock.
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ def run_one(repo: Path, model: str, overrides: list[str], out_dir: Path) -> dict
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     results_file = out_dir / "results.json"
-    test = json.loads(results_file.read_text())["metrics"]["test"] if results_file.is_file() else {}
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    test = results.get("metrics", {}).get("test", {})
+    timings = results.get("timings", {})
     return {
         "model": model,
         "ok": status == 0 and bool(test),
         "wall_seconds": round(wall, 1),
         "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),  # ru_maxrss is in KiB on Linux
+        "epochs": timings.get("epochs"),
+        "fit_seconds": round(timings.get("fit_seconds", 0.0), 1),
         "test": test,
     }
 
@@ -53,15 +58,17 @@ def table(rows: list[dict[str, object]]) -> str:
     popularity = next((r["test"].get("ndcg_10") for r in rows if r["model"] == "popularity"), None)
     pop = f"{popularity:.4f}" if isinstance(popularity, float) else "n/a"
     lines = [
-        "| model | wall (s) | peak RSS (GiB) | test NDCG@10 | popularity NDCG@10 | learns |",
-        "|---|---|---|---|---|---|",
+        "| model | epochs | fit (s) | wall (s) | peak RSS (GiB) | test NDCG@10 | popularity NDCG@10 "
+        "| learns |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ndcg = row["test"].get("ndcg_10") if row["ok"] else None
         learns = "n/a" if ndcg is None or popularity is None else ("yes" if ndcg > popularity else "NO")
         shown = f"{ndcg:.4f}" if ndcg is not None else "FAILED"
         lines.append(
-            f"| {row['model']} | {row['wall_seconds']} | {row['peak_rss_gib']} | {shown} | {pop} | {learns} |"
+            f"| {row['model']} | {row.get('epochs')} | {row.get('fit_seconds')} | {row['wall_seconds']} "
+            f"| {row['peak_rss_gib']} | {shown} | {pop} | {learns} |"
         )
     return "\n".join(lines)
 
