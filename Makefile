@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
 DATA ?= ../shared/data
 
 .PHONY: help setup run test test-slow lint format bench-accuracy bench-speed bench-recbole recbole-venv clean
@@ -10,12 +10,13 @@ DATA ?= ../shared/data
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: on CPU machines this takes the local CPU wheel, so nothing pulls CUDA builds
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	# [cpu]: faiss-cpu; on GPU hosts install '.[gpu,dev]' instead (one faiss build, never both)
+	$(BIN)/pip install -q -e '.[cpu,dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install llmrec with its dependencies (torch first)

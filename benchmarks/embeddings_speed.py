@@ -16,11 +16,12 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from llmrec.configs import config_dir
 from llmrec.data.cache import load_sequence_data
 from llmrec.embeddings.cache import cached_embeddings
 from llmrec.run.pipeline import run
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(config_dir())
 AGGREGATIONS = {
     "last": "LastItem",
     "mean": "Mean",

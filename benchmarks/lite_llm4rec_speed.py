@@ -30,12 +30,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from timing import elapsed_since
 
+from llmrec.configs import config_dir
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.split import LeaveOneOut
 from llmrec.models.base import SequentialRecommender
 from llmrec.run.pipeline import build_model
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(config_dir())
 SIZES = {  # LLaMA config overrides per size (both models use the same)
     "tiny": {},
     "base": {

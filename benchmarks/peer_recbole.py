@@ -33,6 +33,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from llmrec.configs import config_dir
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
@@ -66,7 +67,7 @@ def llmrec_config(dataset: str, data_root: Path, out_dir: Path, minutes: float, 
         "logger=csv",
         *extra,
     ]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 
 

@@ -10,7 +10,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from llmrec.configs import config_dir
+
+CONF_DIR = config_dir()  # the installed package's configs (llmrec.conf), not the source path
 
 
 def compose_config(overrides: list[str], tmp_path: Path | None = None) -> DictConfig:

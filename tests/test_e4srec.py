@@ -222,7 +222,7 @@ def test_the_headline_command_runs_end_to_end(tmp_path: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "E4SRec backbone: random LlamaConfig" in (out / "__main__.log").read_text()
+    assert "E4SRec backbone: random LlamaConfig" in (out / "llmrec.log").read_text()
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == "e4srec" and (out / "stage1_sasrec" / "results.json").is_file()
 

@@ -10,12 +10,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from llmrec.configs import config_dir
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
 from llmrec.models.layers.llm import LLMSpec, LoraSpec
 from llmrec.run.pipeline import build_model, run
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(config_dir())
 NUM_ITEMS, MAX_LEN = 12, 6
 COLOURS, KINDS = ["red", "blue", "green"] * 4, ["lip", "nail"] * 6
 TITLES = [f"{c} {k} no. {i}" for i, (c, k) in enumerate(zip(COLOURS, KINDS, strict=True))]

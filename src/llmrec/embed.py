@@ -18,9 +18,9 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from llmrec.configs import config_dir
 from llmrec.errors import LlmrecError
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("llmrec")
 
 
@@ -46,17 +46,21 @@ def embed_dataset(cfg: DictConfig, template: str = "{text}") -> dict[str, Any]:
     }
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def _user_error(error: Exception) -> LlmrecError | None:
+    """The user mistake behind ``error``: itself, or what a config's constructor raised."""
+    cause = error.__cause__ if isinstance(error, InstantiationException) else error
+    return cause if isinstance(cause, LlmrecError) else None
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def main(cfg: DictConfig) -> None:
     try:
         info = embed_dataset(cfg)
     except (LlmrecError, InstantiationException) as error:
-        from llmrec.__main__ import _user_error
-
-        message = _user_error(error)
-        if message is None:
+        user_error = _user_error(error)
+        if user_error is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {user_error}", file=sys.stderr)
         sys.exit(2)
     shape = f"{info['items']} items x {info['dim']} dims"
     print(f"{info['dataset']}: {shape} in {info['s']:.2f} s -> {info['entry']}")

@@ -1,5 +1,9 @@
 """Atomic writes (temp file + rename) and content hashing: a killed process never leaves a half-written
-file that a later run would trust."""
+file that a later run would trust.
+
+``tempfile`` creates its files 0600 and folders 0700 whatever the umask; what these helpers publish gets
+the modes an ordinary ``open``/``mkdir`` would give (0666/0777 less the process umask), so a colleague
+in the group reads a finished run like any other file."""
 
 from __future__ import annotations
 
@@ -24,11 +28,35 @@ def sha256_json(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS shows it (Linux ``/proc``); elsewhere
+    set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: Path, prefix: str) -> Path:
+    """``tempfile.mkdtemp`` in ``parent`` (created if missing), with a folder's ordinary mode."""
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    folder.chmod(0o777 & ~current_umask())
+    return folder
+
+
 def write_bytes_atomic(path: Path, data: bytes | memoryview) -> None:
     """Write ``data`` to a temp file in the same folder, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

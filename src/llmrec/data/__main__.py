@@ -16,20 +16,20 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
 
+from llmrec.configs import config_dir
 from llmrec.data.cache import load_sequence_data, write_stats
 from llmrec.data.download import fetch, plan_for
 from llmrec.data.stats import dataset_stats, format_stats
 from llmrec.errors import LlmrecError
 
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
-
 
 def compose_dataset(name: str, overrides: list[str]) -> Any:
-    if not (CONF_DIR / "dataset" / f"{name}.yaml").is_file():
-        known = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
-        raise LlmrecError(f"no dataset config '{name}' in {CONF_DIR / 'dataset'}; known: {known}")
+    conf = config_dir()
+    if not (conf / "dataset" / f"{name}.yaml").is_file():
+        known = sorted(p.stem for p in (conf / "dataset").glob("*.yaml"))
+        raise LlmrecError(f"no dataset config '{name}' in {conf / 'dataset'}; known: {known}")
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
             return compose("config", overrides=[f"dataset={name}", *overrides])
     except HydraException as error:  # a misspelt key or a bad override: one line, not a traceback
         message = " ".join(str(error).split())
@@ -65,7 +65,7 @@ def _progress() -> Any:
 
 def download(name: str, root: Path | None, timeout: float) -> str:
     if root is None:
-        known = (CONF_DIR / "dataset" / f"{name}.yaml").is_file()
+        known = (config_dir() / "dataset" / f"{name}.yaml").is_file()
         root = Path(compose_dataset(name, []).dataset.root) if known else Path("data") / name
     plan = plan_for(name)
     paths = fetch(plan, root, timeout=timeout, progress=_progress())

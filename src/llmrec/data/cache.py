@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,7 +21,7 @@ from llmrec.data.interactions import Interactions, SequenceData
 from llmrec.data.preprocess import build_sequence_data
 from llmrec.data.stats import dataset_stats
 from llmrec.errors import DataError
-from llmrec.io import publish_dir_atomic, sha256_file, sha256_json, write_json_atomic
+from llmrec.io import make_temp_dir, publish_dir_atomic, sha256_file, sha256_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +109,7 @@ def load_sequence_data(source: Source, k_core: int, cache_dir: Path | None) -> t
         log.warning("%s: cache entry %s is corrupted; rebuilding it", source.name, entry)
         shutil.rmtree(entry, ignore_errors=True)
     data = build_sequence_data(source.read(), k_core, source.name)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{fingerprint}."))
+    tmp = make_temp_dir(cache_dir, prefix=f".{fingerprint}.")
     try:
         _write_entry(data, tmp, key)
         publish_dir_atomic(tmp, entry)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from llmrec.embeddings.encoders import TextEncoder
 from llmrec.errors import ConfigError, DataError
-from llmrec.io import publish_dir_atomic, sha256_file, sha256_json, write_json_atomic
+from llmrec.io import make_temp_dir, publish_dir_atomic, sha256_file, sha256_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,7 @@ def _read(entry: Path, expected: dict[str, Any]) -> np.ndarray | None:
 
 
 def _write(entry: Path, vectors: np.ndarray, manifest: dict[str, Any]) -> None:
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}."))
+    tmp = make_temp_dir(entry.parent, prefix=f".{entry.name}.")
     try:
         np.save(tmp / "embeddings.npy", vectors, allow_pickle=False)
         full = {**manifest, "dim": int(vectors.shape[1]), "checksum": sha256_file(tmp / "embeddings.npy")}

@@ -11,28 +11,47 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from llmrec.data.interactions import Interactions
+from llmrec.data.sources.files import CSV_ENCODING, decoding_error, require_text
 from llmrec.data.sources.records import sequences_from_events
 from llmrec.errors import DataError
 
 Row = tuple[int, dict[str, str]]
 
 
+@contextmanager
+def _text_errors(path: Path) -> Iterator[None]:
+    """Decoding and CSV-syntax failures while reading ``path`` as one DataError naming the line."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise decoding_error(path, CSV_ENCODING) from None
+    except csv.Error as error:
+        raise DataError(f"{path}: not a readable CSV table ({error}); check the file") from None
+
+
 def _csv_rows(path: Path, columns: Sequence[str]) -> tuple[list[str], Iterator[Row]]:
-    handle = path.open(encoding="utf-8", newline="")
+    require_text(path)
+    handle = path.open(encoding=CSV_ENCODING, newline="")
     reader = csv.DictReader(handle)
-    header = reader.fieldnames or []
+    with _text_errors(path):
+        try:
+            header = reader.fieldnames or []
+        except BaseException:
+            handle.close()
+            raise
     missing = [c for c in columns if c not in header]
     if missing:
         handle.close()
         raise DataError(f"{path}:1: missing column(s) {missing}; the header is {header}. Rename the columns")
 
     def rows() -> Iterator[Row]:
-        with handle:
+        with handle, _text_errors(path):
             for row in reader:
                 yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
 

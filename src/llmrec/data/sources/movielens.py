@@ -3,6 +3,9 @@ file, with titles and genres from ``movies.dat`` (``MovieID::Title::Genres``, IS
 MovieLens-100K: ``u.data`` (``user<TAB>item<TAB>rating<TAB>unix_ts``) with titles and genres from
 ``u.item`` (``id|title|release|video_release|IMDb_url|19 genre flags``, ISO-8859-1).
 
+GroupLens publishes these files in ISO-8859-1 (latin-1); UTF-8 re-exports are read too (each line is
+tried as UTF-8 first, then latin-1). Binary data (NUL bytes) is refused, naming the line.
+
 Ratings are ordered per user by timestamp; ties keep file order (a stable sort). Every rating counts as
 an interaction, as in SASRec and BERT4Rec.
 """
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmrec.data.interactions import Interactions
-from llmrec.data.sources.files import first_existing, read_lines, require_file
+from llmrec.data.sources.files import UTF8_THEN_LATIN1, first_existing, read_lines, require_file
 from llmrec.data.sources.processed import read_sequence_file
 from llmrec.data.sources.records import iter_lines, parse_timestamp, sequences_from_events
 from llmrec.errors import DataError
@@ -28,7 +31,7 @@ DOWNLOAD_HINT = (
 
 def read_ratings(path: Path) -> Interactions:
     rows: dict[str, list[tuple[int, int, str]]] = {}
-    for number, line in read_lines(path, encoding="latin-1"):
+    for number, line in read_lines(path, UTF8_THEN_LATIN1):
         parts = line.split("::")
         if len(parts) != 4 or not parts[3].isdigit():
             raise DataError(
@@ -43,7 +46,7 @@ def read_ratings(path: Path) -> Interactions:
 def read_movies(path: Path) -> dict[str, dict[str, str]]:
     titles: dict[str, str] = {}
     genres: dict[str, str] = {}
-    for number, line in read_lines(path, encoding="latin-1"):
+    for number, line in read_lines(path, UTF8_THEN_LATIN1):
         parts = line.split("::")
         if len(parts) != 3:
             raise DataError(f"{path}:{number}: expected 'MovieID::Title::Genres', got {line[:60]!r}")
@@ -105,7 +108,7 @@ def read_u_data(path: Path) -> Interactions:
     """``u.data``: tab-separated user, item, rating, unix timestamp; ordered per user, ties in file order."""
 
     def events() -> Iterator[tuple[str, str, float]]:
-        for number, line in iter_lines(path, encoding="latin-1"):
+        for number, line in iter_lines(path, UTF8_THEN_LATIN1):
             parts = line.split("\t")
             if len(parts) != 4:
                 raise DataError(
@@ -120,7 +123,7 @@ def read_u_item(path: Path) -> dict[str, dict[str, str]]:
     """``u.item``: title and the genres whose flag is 1."""
     titles: dict[str, str] = {}
     genres: dict[str, str] = {}
-    for number, line in iter_lines(path, encoding="latin-1"):
+    for number, line in iter_lines(path, UTF8_THEN_LATIN1):
         parts = line.split("|")
         if len(parts) != 5 + len(GENRES_100K) or any(f not in ("0", "1") for f in parts[5:]):
             raise DataError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmrec.data.interactions import Interactions
-from llmrec.data.sources.files import read_lines, read_text_table, require_file
+from llmrec.data.sources.files import decoding_error, read_lines, read_text_table, require_file
 from llmrec.errors import DataError
 
 
@@ -45,6 +45,8 @@ def read_datamaps(path: Path) -> dict[str, dict[str, str]]:
     """P5 ``datamaps.json``: ``id2item``, ``id2user`` and (Yelp) ``id2attribute``, keys and values as text."""
     try:
         maps = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise decoding_error(path, "utf-8") from None
     except json.JSONDecodeError as error:
         raise DataError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); replace the file") from None
     if not isinstance(maps, dict) or not isinstance(maps.get("id2item"), dict):
@@ -57,6 +59,8 @@ def read_item2attributes(path: Path, names: dict[str, str] | None = None) -> dic
     names where ``names`` (datamaps ``id2attribute``) has them, else ``a<id>`` tokens."""
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise decoding_error(path, "utf-8") from None
     except json.JSONDecodeError as error:
         raise DataError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); replace the file") from None
     if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):

@@ -3,6 +3,7 @@
 
 Documented rules, shared by every reader that uses them:
 - a gzip file that ends early (truncated download) or is corrupt is refused, naming the file and line;
+- binary data (NUL bytes) and text in another encoding are refused, naming the file and line;
 - a line that is not a JSON object (or, where allowed, a Python dict *literal*) is refused;
   Python literals are parsed with :func:`ast.literal_eval` only, never ``eval``;
 - a non-numeric or unparseable timestamp is refused;
@@ -17,32 +18,30 @@ import ast
 import gzip
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from llmrec.data.interactions import Interactions
+from llmrec.data.sources.files import decode_line
 from llmrec.errors import DataError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def iter_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
-    """(1-based line number, stripped line) for every non-blank line of a plain or gzip file."""
+def iter_lines(path: Path, encodings: Sequence[str] = ("utf-8",)) -> Iterator[tuple[int, str]]:
+    """(1-based line number, stripped line) for every non-blank line of a plain or gzip file; binary
+    data and text in another encoding are refused naming the line (see ``files.decode_line``)."""
     with path.open("rb") as probe:
         compressed = probe.read(2) == _GZIP_MAGIC
     number = 0
     try:
         with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):  # number is reported on error
-                line = raw.decode(encoding).strip()
+                line = decode_line(raw, path, number, encodings).strip()
                 if line:
                     yield number, line
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path}:{number + 1}: not valid {encoding} text ({error.reason}); re-export it as {encoding}"
-        ) from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise DataError(
             f"{path}:{number + 1}: the gzip stream is truncated or corrupt ({error}); download the file again"
