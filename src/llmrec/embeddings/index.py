@@ -46,8 +46,13 @@ class FaissIndex:
         self.size = 0
 
     def add(self, vectors: np.ndarray) -> None:
-        import faiss
-
+        try:
+            import faiss
+        except ImportError:
+            raise ConfigError(
+                "faiss is not installed: pip install 'llmrec[cpu]' (or 'llmrec[gpu]' on GPU hosts), or set "
+                "model.index._target_=llmrec.embeddings.index.TorchIndex (exact search, the same neighbours)"
+            ) from None
         data = _as_matrix(vectors)
         index = faiss.IndexFlatIP(data.shape[1]) if self.metric == "ip" else faiss.IndexFlatL2(data.shape[1])
         if self.use_gpu and hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
