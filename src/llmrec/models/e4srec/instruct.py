@@ -10,16 +10,14 @@ vocabulary and therefore the same random weights.
 
 Departures from the paper: the official repository ships an instruction-tuned LLaMA-2 (its own corpus,
 many hours on GPUs); here a short tuning on the dataset's own training windows, sized by
-``model.stage2.steps``.
+``model.stage2.steps``. The runner (run/stages.py) runs it inside an E4SRec run.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +25,9 @@ import torch
 
 from llmrec.data.batch import pad_batch
 from llmrec.errors import ConfigError
-from llmrec.io import publish_dir_atomic, write_json_atomic
-from llmrec.models.e4srec.model import PREFIX, SUFFIX
+from llmrec.io import make_temp_dir, publish_dir_atomic, write_json_atomic
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import SPECIALS, HFTokenizer, WordTokenizer
-from llmrec.run.instantiate import build
-
-log = logging.getLogger(__name__)
 
 INSTRUCTION = "Instruction : given the items a user bought : {history} . Which item comes next ? Response :"
 MANIFEST, VOCAB = "manifest.json", "vocab.json"
@@ -124,7 +118,7 @@ def instruction_tune(
         losses.append(float(loss))
     manifest = {"backbone": spec.source or "random", "steps": steps, "examples": len(examples)}
     manifest |= {"first_loss": losses[0], "last_loss": losses[-1]}
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    tmp = make_temp_dir(out_dir.parent, prefix=f".{out_dir.name}.")
     lm.save_pretrained(str(tmp))
     if words is not None:
         (tmp / VOCAB).write_text(json.dumps(words.vocab[len(SPECIALS) :]))
@@ -132,27 +126,3 @@ def instruction_tune(
     shutil.rmtree(out_dir, ignore_errors=True)
     publish_dir_atomic(tmp, out_dir)
     return manifest
-
-
-def instruction_tune_from_config(cfg: Any, out_dir: Path, split: Any) -> str:
-    """Stage 2 inside an E4SRec run: the run's backbone, its training windows and item titles."""
-    if (out_dir / MANIFEST).is_file():
-        log.info("E4SRec stage 2: reusing the adapter in %s", out_dir)
-        return str(out_dir)
-    stage2 = cfg.model.stage2
-    windows, _ = split.train_windows(int(cfg.dataset.max_len))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    words = [str(cfg.model.get("prompt_prefix", PREFIX)), str(cfg.model.get("prompt_suffix", SUFFIX))]
-    manifest = instruction_tune(
-        build(cfg.model.llm),
-        torch.from_numpy(windows),
-        split.data.item_text(),
-        out_dir,
-        words,
-        steps=int(stage2.steps),
-        batch_size=int(stage2.batch_size),
-        lr=float(stage2.lr),
-        max_history=int(stage2.max_history),
-    )
-    log.info("E4SRec stage 2: loss %.3f -> %.3f", manifest["first_loss"], manifest["last_loss"])
-    return str(out_dir)

@@ -39,33 +39,27 @@ import copy
 import io
 import logging
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from llmrec.checks import positive_int, positive_ints
 from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.io import write_bytes_atomic
 from llmrec.models.base import SequentialRecommender
-from llmrec.models.e4srec.stages import load_id_table, prepare_stages
+from llmrec.models.e4srec.id_table import load_id_table
+from llmrec.models.e4srec.instruct import merged_backbone, read_vocab
+from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
 from llmrec.models.layers.llm import LLMSpec, apply_lora, freeze
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 
 log = logging.getLogger(__name__)
 
-PREFIX = "Below is a user's purchase history . Predict the next item the user will buy . History :"
-SUFFIX = "Next item :"
 ID_TABLE = "id_table"
 VOCAB_FILE = "vocab.json"
-
-
-def check_sizes(**sizes: int | None) -> None:
-    """Each size must be a positive integer; ``None`` (where allowed) means no limit."""
-    for key, value in sizes.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
 
 
 def placeholder_id_table(num_items: int, id_dim: int) -> Tensor:
@@ -101,8 +95,8 @@ def transformer_body(backbone: Any) -> nn.Module:
 
 
 class E4SRec(SequentialRecommender):
-    #: Stage 1 (SASRec ID embeddings) and optional stage 2 (instruction tuning) run before the model is built.
-    prepare_run: ClassVar[Any] = staticmethod(prepare_stages)
+    """Stage 3 of E4SRec. ``id_embeddings`` (stage 1's SASRec) and ``instruct_adapter`` (stage 2) are
+    filled in by the stages its config declares, which the runner runs before building it."""
 
     def __init__(
         self,
@@ -114,8 +108,6 @@ class E4SRec(SequentialRecommender):
         instruct_adapter: str | None = None,
         prompt_prefix: str = PREFIX,
         prompt_suffix: str = SUFFIX,
-        stage1: dict[str, Any] | None = None,
-        stage2: dict[str, Any] | None = None,
         targets_per_window: int | None = None,
         max_examples_per_batch: int | None = 1024,
         lr: float = 1e-3,
@@ -124,8 +116,9 @@ class E4SRec(SequentialRecommender):
         super().__init__(num_items, max_len, lr, weight_decay)
         if llm.lora is None:
             raise ConfigError("E4SRec trains LoRA adapters: give llm.lora (e.g. r=16, alpha=16)")
+        positive_int(id_dim, "model.id_dim")
         limits = {"targets_per_window": targets_per_window, "max_examples_per_batch": max_examples_per_batch}
-        check_sizes(id_dim=id_dim, **limits)
+        positive_ints(allow_none=True, **limits)
         if id_embeddings is None:
             log.warning(
                 "model.id_embeddings is null and no stage-1 SASRec was trained (run through python -m "
@@ -137,7 +130,6 @@ class E4SRec(SequentialRecommender):
         self.register_buffer(ID_TABLE, table)  # (N+1, d), frozen
         self.id_embeddings, self.instruct_adapter = id_embeddings, instruct_adapter
         self.spec, self.prompt_prefix, self.prompt_suffix = llm, prompt_prefix, prompt_suffix
-        self.stage1, self.stage2 = stage1, stage2  # read by prepare_stages from the run's config
         self.targets_per_window, self.max_examples_per_batch = targets_per_window, max_examples_per_batch
         self.backbone: Any = None
         self.input_proj: nn.Linear | None = None
@@ -149,8 +141,6 @@ class E4SRec(SequentialRecommender):
         if self.spec.pretrained:
             return HFTokenizer(self.spec.tokenizer())
         if self.instruct_adapter is not None:
-            from llmrec.models.e4srec.instruct import read_vocab
-
             return read_vocab(Path(self.instruct_adapter))
         return WordTokenizer([self.prompt_prefix, self.prompt_suffix])
 
@@ -160,8 +150,6 @@ class E4SRec(SequentialRecommender):
         overrides["bos_token_id"] = tok.bos_id
         if self.instruct_adapter is None:
             return self.spec.load(overrides)
-        from llmrec.models.e4srec.instruct import merged_backbone
-
         base = copy.copy(self.spec)
         base.lora = None
         backbone = freeze(merged_backbone(base.load(overrides), Path(self.instruct_adapter)))

@@ -1,0 +1,184 @@
+"""A model's earlier stages, declared in its config and run here before the model is built.
+
+A model config lists them in ``stages``: names of its own nodes, run in that order. Each named node holds
+``_target_`` (the stage: a function of this module, or any callable with the same signature), ``fills``
+(the model key it sets) and the stage's settings. The runner calls ``stage(context, given, **settings)``
+with the key's current value (``None`` unless the user gave one) and builds the model with the value it
+returns; :func:`pop_stages` keeps the stage nodes out of the constructor's arguments. A config without
+``stages`` runs none.
+
+E4SRec (``conf/model/e4srec.yaml``, Li et al., arXiv 2312.02443) declares two:
+
+- ``stage1`` fills ``id_embeddings`` with the best checkpoint of a normal llmrec run (validation-selected,
+  full ranking) of ``model.stage1.model`` (Hydra composes ``conf/model/sasrec.yaml`` there) in
+  ``<run dir>/stage1_sasrec``, recorded in ``<run dir>/stage1.json``. A finished run in that folder is
+  reused (resumed runs); a checkpoint the user gives is checked against this run's dataset instead.
+- ``stage2`` fills ``instruct_adapter`` when ``model.stage2.steps > 0``: instruction tuning of the backbone
+  (:mod:`llmrec.models.e4srec.instruct`) into ``<run dir>/stage2_instruct``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import get_method
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from llmrec.data.split import LeaveOneOut
+from llmrec.errors import ConfigError
+from llmrec.io import write_json_atomic
+from llmrec.models.e4srec.id_table import check_same_dataset
+from llmrec.models.e4srec.instruct import MANIFEST, instruction_tune
+from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
+from llmrec.run.instantiate import build, call_checked
+
+log = logging.getLogger(__name__)
+
+STAGE_KEYS = ("_target_", "fills")
+STAGE1_DIR, STAGE1_RECORD, STAGE2_DIR = "stage1_sasrec", "stage1.json", "stage2_instruct"
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage sees of the run: its config, its folder, the data split and the dataset fingerprint,
+    and the runner's own ``run(cfg, output_dir)`` for a stage that is a whole run."""
+
+    cfg: DictConfig
+    output_dir: Path
+    split: LeaveOneOut
+    fingerprint: str
+    run: Callable[[DictConfig, Path], dict[str, Any]]
+
+
+def declared_stages(model: Mapping[str, Any]) -> list[str]:
+    """The names in ``model.stages``, each a node of ``model`` with a ``_target_`` and the key it fills."""
+    names = model.get("stages") or []
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ConfigError(f"model.stages must be a list of the model's stage nodes, got {names!r}")
+    for name in names:
+        node = model.get(name) if isinstance(name, str) else None
+        fills = node.get("fills") if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping) or "_target_" not in node or not isinstance(fills, str):
+            raise ConfigError(
+                f"model.stages lists {name!r}: it must name a node of model with a _target_ (the stage) and "
+                "fills (the model key the stage sets)"
+            )
+        if fills not in model:
+            raise ConfigError(f"model.{name}.fills={fills} is not a key of model")
+    return [str(name) for name in names]
+
+
+def pop_stages(node: dict[str, Any]) -> None:
+    """Remove ``stages`` and the nodes it names from a model's constructor arguments."""
+    for name in declared_stages(node):
+        del node[name]
+    node.pop("stages", None)
+
+
+def _stage_function(target: str, name: str) -> Callable[..., Any]:
+    try:
+        return get_method(target)
+    except Exception:  # hydra wraps import and attribute errors alike
+        raise ConfigError(f"model.{name}._target_={target} is not an importable function") from None
+
+
+def run_model_stages(
+    cfg: DictConfig,
+    output_dir: Path,
+    split: LeaveOneOut,
+    fingerprint: str,
+    run: Callable[[DictConfig, Path], dict[str, Any]],
+) -> None:
+    """Run the stages ``cfg.model`` declares, in order, each setting the model key it fills."""
+    context = StageContext(cfg, output_dir, split, fingerprint, run)
+    for name in declared_stages(cfg.model):
+        node = cfg.model[name]
+        stage = _stage_function(str(node._target_), name)
+        settings = {str(key): node[key] for key in node if key not in STAGE_KEYS}
+        fills = str(node.fills)
+        cfg.model[fills] = call_checked(functools.partial(stage, context, cfg.model[fills]), **settings)
+
+
+def stage_run_config(cfg: DictConfig, model: DictConfig, trainer: Mapping[str, Any]) -> DictConfig:
+    """The run's config with ``model`` (resolved where it sits) as its model, the run's trainer updated by
+    the non-null values of ``trainer``, no loggers and no resume."""
+    sub = copy.deepcopy(cfg)
+    with open_dict(sub):
+        sub.model = OmegaConf.create(OmegaConf.to_container(model, resolve=True))
+        sub.trainer = OmegaConf.merge(cfg.trainer, {k: v for k, v in trainer.items() if v is not None})
+        sub.logger = None
+        sub.resume = False
+    return sub
+
+
+def _finished_run(run_dir: Path, fingerprint: str) -> str | None:
+    results = run_dir / "results.json"
+    if not results.is_file():
+        return None
+    best = json.loads(results.read_text()).get("best_checkpoint")
+    if not best or not Path(best).is_file():
+        return None
+    check_same_dataset(best, fingerprint)
+    return str(best)
+
+
+def sasrec_id_embeddings(
+    context: StageContext, given: str | None, model: DictConfig, trainer: Mapping[str, Any]
+) -> str:
+    """E4SRec's stage 1: the best checkpoint of a run of ``model`` (a SASRec) in ``<run dir>/stage1_sasrec``,
+    trained with the run's trainer updated by ``trainer``; a ``given`` checkpoint must be of this dataset."""
+    if given is not None:
+        check_same_dataset(str(given), context.fingerprint)
+        return given
+    run_dir = context.output_dir / STAGE1_DIR
+    best = _finished_run(run_dir, context.fingerprint)
+    if best is not None:
+        log.info("E4SRec stage 1: reusing the SASRec in %s", best)
+        return best
+    log.info("E4SRec stage 1: training SASRec ID embeddings in %s", run_dir)
+    results = context.run(stage_run_config(context.cfg, model, trainer), run_dir)
+    if not results.get("best_checkpoint"):
+        raise ConfigError("the stage-1 SASRec run saved no checkpoint; keep callbacks=default")
+    record = {"id_embeddings": results["best_checkpoint"], "run_dir": str(run_dir)}
+    write_json_atomic(context.output_dir / STAGE1_RECORD, record | {"metrics": results["metrics"]})
+    log.info("E4SRec stage 1: ID embeddings from %s", results["best_checkpoint"])
+    return str(results["best_checkpoint"])
+
+
+def instruction_tuned_adapter(
+    context: StageContext, given: str | None, steps: int, batch_size: int, lr: float, max_history: int
+) -> str | None:
+    """E4SRec's stage 2, when ``steps > 0`` and no adapter is given: the run's backbone tuned on
+    instructions from its training windows and item titles, as an adapter in ``<run dir>/stage2_instruct``."""
+    if given is not None or int(steps or 0) <= 0:
+        return given
+    out_dir = context.output_dir / STAGE2_DIR
+    if (out_dir / MANIFEST).is_file():
+        log.info("E4SRec stage 2: reusing the adapter in %s", out_dir)
+        return str(out_dir)
+    cfg = context.cfg
+    windows, _ = context.split.train_windows(int(cfg.dataset.max_len))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    words = [str(cfg.model.get("prompt_prefix", PREFIX)), str(cfg.model.get("prompt_suffix", SUFFIX))]
+    manifest = instruction_tune(
+        build(cfg.model.llm),
+        torch.from_numpy(windows),
+        context.split.data.item_text(),
+        out_dir,
+        words,
+        steps=int(steps),
+        batch_size=int(batch_size),
+        lr=float(lr),
+        max_history=int(max_history),
+    )
+    log.info("E4SRec stage 2: loss %.3f -> %.3f", manifest["first_loss"], manifest["last_loss"])
+    log.info("E4SRec stage 2: instruction-tuned adapter in %s", out_dir)
+    return str(out_dir)
