@@ -2,6 +2,8 @@
 Representations from Transformer", CIKM 2019.
 
 Departures from the paper:
+- Post-norm blocks with a GELU MLP, as BERT's (``block`` and ``feed_forward`` choose others, as for
+  SASRec).
 - The output layer is the paper's: a projection with GELU and layer norm (as in BERT's masked-LM head),
   then the item embedding table (tied) plus a bias.
 - Besides random cloze masking, a share of windows (``last_item_prob``) masks only the last item, the
@@ -16,9 +18,11 @@ from torch import Tensor, nn
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.blocks import BlockFactory, PostNormBlock
+from llmrec.models.layers.encoder import SequenceEncoder
+from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
 from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
-from llmrec.models.layers.transformer import SequenceEncoder
 
 
 class BERT4Rec(SequentialRecommender):
@@ -32,6 +36,8 @@ class BERT4Rec(SequentialRecommender):
         inner: int = 256,
         dropout: float = 0.2,
         attn_dropout: float = 0.2,
+        block: BlockFactory = PostNormBlock,
+        feed_forward: FeedForwardFactory = GeluMLP,
         mask_prob: float = 0.2,
         last_item_prob: float = 0.1,
         lr: float = 1e-3,
@@ -45,7 +51,17 @@ class BERT4Rec(SequentialRecommender):
             raise ConfigError(f"model.last_item_prob must be in [0, 1], got {last_item_prob}")
         self.mask_token = num_items + 1
         self.encoder = SequenceEncoder(
-            num_items + 2, max_len, hidden, layers, heads, inner, dropout, attn_dropout, causal=False
+            num_items + 2,
+            max_len,
+            hidden,
+            layers,
+            heads,
+            inner,
+            dropout,
+            attn_dropout,
+            causal=False,
+            block=block,
+            feed_forward=feed_forward,
         )
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=1e-12))
         self.bias = nn.Parameter(torch.zeros(num_items + 1))

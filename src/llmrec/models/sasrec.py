@@ -4,10 +4,11 @@ Departures from the paper:
 - Full-softmax cross-entropy over the catalog is the default objective (``layers.losses.FullSoftmaxCE``);
   the paper's binary cross-entropy with one sampled negative is ``layers.losses.SampledBCE``. Negatives
   are sampled uniformly from the catalog, not excluding the user's history.
-- Post-norm blocks with GELU by default, as in RecBole's SASRec; ``norm: original`` with ``activation:
-  relu`` and ``inner`` = ``hidden`` is the block of the authors' code (``model=sasrec_original``), ``norm:
-  pre`` the GPT-2 pre-norm layout, ``norm: ligr`` with ``activation: swiglu`` the gated block of eSASRec
-  (``model=sasrec_ligr``). Padded keys are masked rather than padded embeddings zeroed.
+- Post-norm blocks with a GELU MLP by default, as in RecBole's SASRec; ``block: OriginalBlock`` with a
+  ``ReluMLP`` feed-forward and ``inner`` = ``hidden`` is the block of the authors' code
+  (``model=sasrec_original``), ``PreNormBlock`` the GPT-2 pre-norm layout, ``LiGRBlock`` with ``SwiGLU``
+  the gated block of eSASRec (``model=sasrec_ligr``); see ``layers.blocks``. Padded keys are masked
+  rather than padded embeddings zeroed.
 - Long training sequences are tiled into windows of ``max_len`` targets (every training position is a
   target once) instead of keeping only the most recent ``max_len`` items. ``datamodule.train_windows=
   prefixes`` with ``train_targets: last`` trains as RecBole does instead: one sample per target, its
@@ -22,9 +23,11 @@ from torch import Tensor, nn
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.blocks import BlockFactory, PostNormBlock
+from llmrec.models.layers.encoder import SequenceEncoder
+from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
 from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
-from llmrec.models.layers.transformer import SequenceEncoder
 
 
 class SASRec(SequentialRecommender):
@@ -40,8 +43,8 @@ class SASRec(SequentialRecommender):
         inner: int = 256,
         dropout: float = 0.5,
         attn_dropout: float = 0.5,
-        norm: str = "post",
-        activation: str = "gelu",
+        block: BlockFactory = PostNormBlock,
+        feed_forward: FeedForwardFactory = GeluMLP,
         positions: str = "from_end",
         loss: nn.Module | None = None,
         lr: float = 1e-3,
@@ -63,8 +66,8 @@ class SASRec(SequentialRecommender):
             dropout,
             attn_dropout,
             causal=True,
-            norm=norm,
-            activation=activation,
+            block=block,
+            feed_forward=feed_forward,
             positions=positions,
         )
         self.objective = loss if loss is not None else FullSoftmaxCE()
