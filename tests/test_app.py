@@ -43,6 +43,23 @@ def test_single_run_writes_results_and_prints_a_table(tmp_path: Path) -> None:
     assert results["data"]["fingerprint"].startswith("tiny-")
     assert results["best_checkpoint"] and Path(results["best_checkpoint"]).is_file()
     assert "package" in results["code_version"]
+    assert (out / "llmrec.log").is_file()  # hydra.job.name: llmrec, not __main__
+
+
+def test_console_script_with_a_user_config_dir(tmp_path: Path) -> None:
+    """``llmrec --config-dir DIR``: the user's folder is searched first, the packaged configs still
+    compose around it (a user model config extends a packaged one)."""
+    (tmp_path / "my_conf" / "model").mkdir(parents=True)
+    (tmp_path / "my_conf" / "model" / "my_sasrec.yaml").write_text(
+        "defaults:\n  - sasrec\n  - _self_\nname: my_sasrec\nhidden: 16\n"
+    )
+    script = Path(sys.executable).parent / "llmrec"
+    assert script.is_file(), "the llmrec console script is missing: reinstall (make setup)"
+    args = [str(script), "--config-dir", "my_conf", "model=my_sasrec", "debug=tiny", "--cfg", "job"]
+    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "name: my_sasrec" in proc.stdout and "hidden: 16" in proc.stdout
+    assert "_target_: llmrec.models.sasrec.SASRec" in proc.stdout
 
 
 def test_multirun_of_two_jobs_then_report(tmp_path: Path) -> None:

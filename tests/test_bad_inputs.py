@@ -259,6 +259,8 @@ def _cli(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
         ("llmrec", ["+model.typo=1", "debug=tiny"], "typo"),
         ("llmrec", ["seed=abc", "debug=tiny"], "seed must be an integer"),
         ("llmrec.data", ["stats", "tiny", "dataset.rot=1"], "dataset.rot"),
+        ("llmrec", ["--config-dir", "no_such_folder", "debug=tiny"], "--config-dir no_such_folder"),
+        ("llmrec", ["--config-dir=no_such_folder", "--cfg", "job"], "is not a folder"),
     ],
 )
 def test_command_line_prints_one_error_line(

@@ -38,6 +38,12 @@ def test_data_stats_malformed_file(tmp_path: Path, capsys: pytest.CaptureFixture
     expect_cli_error(data_main, argv, capsys, "Beauty.txt:2")
 
 
+def test_data_stats_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "interactions.csv").write_bytes(bytes(range(256)) * 16)
+    argv = ["stats", "custom", f"dataset.root={tmp_path}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    expect_cli_error(data_main, argv, capsys, "interactions.csv", "NUL bytes")
+
+
 def test_data_download_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expect_cli_error(data_main, ["download", "nosuch", "--root", str(tmp_path)], capsys, "nosuch")
 

@@ -71,6 +71,8 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path: Path) -> None:
         out = tmp_path / f"d{devices}"
         proc = llmrec(*_ddp_args(devices), f"hydra.run.dir={out}", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.count("results: ") == 1, proc.stdout  # rank zero prints; the other rank does not
+        assert [p.name for p in out.glob("results*.json")] == ["results.json"]
         results = json.loads((out / "results.json").read_text())
         assert sorted(results["per_user"]["test"]["user"]) == list(range(results["data"]["users"]))
         metrics[devices] = results["metrics"]

@@ -251,3 +251,20 @@ def test_gzip_detection_by_content(tmp_path: Path) -> None:
     path = tmp_path / "steam_reviews.json"  # gzip content without the .gz suffix still reads
     path.write_bytes(gzip.compress(b"{'username': 'a', 'product_id': '1', 'date': '2017-01-01'}\n"))
     assert Steam(root=str(tmp_path)).read().sequences == [["1"]]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-8"])
+def test_movielens_titles_in_latin1_as_published_or_utf8(encoding: str, tmp_path: Path) -> None:
+    from llmrec.data.sources.movielens import read_movies
+
+    titles = ["Misérables, Les (1995)", "Café au lait (Métisse) (1993)", "Toy Story (1995)"]
+    text = "".join(f"{i}::{title}::Drama\n" for i, title in enumerate(titles, start=1))
+    (tmp_path / "movies.dat").write_bytes(text.encode(encoding))
+    assert list(read_movies(tmp_path / "movies.dat")["title"].values()) == titles
+
+
+def test_csv_with_a_byte_order_mark_reads_its_header(tmp_path: Path) -> None:
+    rows = "".join(f"u{u},i{(u + j) % 4},{j}\n" for u in range(3) for j in range(4))
+    (tmp_path / "interactions.csv").write_bytes(b"\xef\xbb\xbfuser_id,item_id,timestamp\n" + rows.encode())
+    raw = CustomTable(root=str(tmp_path), items_file=None).read()
+    assert raw.users == ["u0", "u1", "u2"] and raw.sequences[0] == ["i0", "i1", "i2", "i3"]
