@@ -11,7 +11,8 @@ import torch
 
 from llmrec.errors import ConfigError
 from llmrec.models.e4srec.instruct import instruction_tune, read_vocab
-from llmrec.models.e4srec.model import PREFIX, SUFFIX, E4SRec, transformer_body
+from llmrec.models.e4srec.model import E4SRec, transformer_body
+from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
 from llmrec.models.layers.llm import LoraSpec, minilm_spec
 from llmrec.run.instantiate import build
 from llmrec.run.pipeline import build_model, run

@@ -1,0 +1,167 @@
+"""A model's earlier stages: declared in its config, run by the runner in order, each filling its key;
+the stage-1 SASRec is composed by Hydra; no model module imports the runner."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+import llmrec.models
+from llmrec.errors import ConfigError
+from llmrec.run.pipeline import build_model
+from llmrec.run.stages import (
+    STAGE1_DIR,
+    StageContext,
+    pop_stages,
+    run_model_stages,
+    sasrec_id_embeddings,
+    stage_run_config,
+)
+from tests.conftest import compose_config
+
+CALLS: list[tuple[str, Any, dict[str, Any]]] = []
+
+
+def first_stage(context: StageContext, given: Any, **settings: Any) -> str:
+    CALLS.append(("first", given, settings))
+    return "ids.ckpt"
+
+
+def second_stage(context: StageContext, given: Any, **settings: Any) -> str:
+    # It runs after the first and sees what the first filled in.
+    CALLS.append(("second", given, {"id_embeddings": context.cfg.model.id_embeddings, **settings}))
+    return "adapter"
+
+
+def no_nested_run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
+    raise AssertionError("no stage should start a run here")
+
+
+def run_stages(cfg: DictConfig, tmp_path: Path) -> None:
+    run_model_stages(cfg, tmp_path / "run", None, "tiny-abc", no_nested_run)  # type: ignore[arg-type]
+
+
+def with_test_stages(cfg: DictConfig) -> DictConfig:
+    cfg.model.stage1._target_ = f"{__name__}.first_stage"
+    cfg.model.stage2._target_ = f"{__name__}.second_stage"
+    return cfg
+
+
+def test_stages_run_in_declared_order_and_fill_the_config(tmp_path: Path) -> None:
+    CALLS.clear()
+    cfg = with_test_stages(compose_config(["model=e4srec", "debug=tiny", "model.stage2.steps=3"], tmp_path))
+    run_stages(cfg, tmp_path)
+    assert [name for name, _, _ in CALLS] == ["first", "second"]
+    first, second = CALLS[0][2], CALLS[1][2]
+    assert CALLS[0][1] is None and first["model"].hidden == cfg.model.id_dim and "fills" not in first
+    assert second["id_embeddings"] == "ids.ckpt" and second["steps"] == 3
+    assert (cfg.model.id_embeddings, cfg.model.instruct_adapter) == ("ids.ckpt", "adapter")
+
+    CALLS.clear()
+    cfg = compose_config(["model=e4srec", "debug=tiny", "model.stages=[stage2,stage1]"], tmp_path)
+    run_stages(with_test_stages(cfg), tmp_path)
+    assert [name for name, _, _ in CALLS] == ["second", "first"]
+
+
+def test_a_value_the_user_gave_reaches_its_stage(tmp_path: Path) -> None:
+    CALLS.clear()
+    cfg = compose_config(["model=e4srec", "debug=tiny", "model.instruct_adapter=mine"], tmp_path)
+    run_stages(with_test_stages(cfg), tmp_path)
+    assert CALLS[1][1] == "mine"
+
+
+def test_a_model_config_without_stages_runs_none(tmp_path: Path) -> None:
+    cfg = compose_config(["model=sasrec", "debug=tiny"], tmp_path)
+    before = OmegaConf.to_container(cfg.model)
+    run_stages(cfg, tmp_path)  # no_nested_run would fail if a stage ran
+    assert OmegaConf.to_container(cfg.model) == before and not (tmp_path / "run").exists()
+    node = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(node, dict)
+    pop_stages(node)
+    assert node == OmegaConf.to_container(cfg.model, resolve=True)
+
+
+def test_stage_nodes_are_not_constructor_arguments(tmp_path: Path) -> None:
+    cfg = compose_config(["model=e4srec", "debug=tiny"], tmp_path)
+    node = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(node, dict)
+    pop_stages(node)
+    assert not {"stages", "stage1", "stage2"} & set(node)
+    assert build_model(cfg, 10, 6).num_items == 10  # E4SRec takes no stage1/stage2/stages arguments
+
+
+def test_the_stage1_sasrec_is_composed_from_the_config(tmp_path: Path) -> None:
+    overrides = ["model=e4srec", "debug=tiny", "model.id_dim=16", "model.stage1.model.dropout=0.2"]
+    cfg = compose_config([*overrides, "model.stage1.trainer.max_epochs=7"], tmp_path)
+    sub = stage_run_config(cfg, cfg.model.stage1.model, cfg.model.stage1.trainer)
+    sasrec = compose_config(["model=sasrec"], tmp_path).model
+    expected = OmegaConf.merge(sasrec, {"hidden": 16, "dropout": 0.2})
+    assert OmegaConf.to_container(sub.model) == OmegaConf.to_container(expected)
+    assert sub.trainer.max_epochs == 7 and sub.logger is None and sub.resume is False
+    assert cfg.trainer.max_epochs != 7  # the E4SRec run's own trainer is untouched
+    # Another stage-1 model is a Hydra choice, like any config group.
+    ligr = compose_config(["model=e4srec", "model@model.stage1.model=sasrec_ligr"], tmp_path)
+    sub = stage_run_config(ligr, ligr.model.stage1.model, ligr.model.stage1.trainer)
+    assert sub.model.name == "sasrec_ligr" and sub.model.hidden == ligr.model.id_dim
+
+
+def test_a_finished_stage1_run_is_reused(tmp_path: Path) -> None:
+    cfg = compose_config(["model=e4srec", "debug=tiny"], tmp_path)
+    run_dir = tmp_path / "run" / STAGE1_DIR
+    run_dir.mkdir(parents=True)
+    best = run_dir / "best.ckpt"
+    torch.save({"state_dict": {}, "llmrec": {"dataset": "tiny-abc"}}, best)
+    (run_dir / "results.json").write_text(json.dumps({"best_checkpoint": str(best)}))
+    context = StageContext(cfg, tmp_path / "run", None, "tiny-abc", no_nested_run)  # type: ignore[arg-type]
+    assert sasrec_id_embeddings(context, None, cfg.model.stage1.model, {}) == str(best)
+    other = StageContext(cfg, tmp_path / "run", None, "beauty-1", no_nested_run)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="trained on dataset tiny-abc"):
+        sasrec_id_embeddings(other, None, cfg.model.stage1.model, {})
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("model.stages=[stage9]", r"model.stages lists 'stage9'"),
+        ("model.stages=stage1", "must be a list"),
+        ("model.stage1.fills=hidden_size", "fills=hidden_size is not a key of model"),
+        (f"model.stage1._target_={__name__}.nothing", "is not an importable function"),
+        ("+model.stage2.stepz=2", "unexpected keyword argument 'stepz'"),
+    ],
+)
+def test_a_broken_stage_declaration_is_one_clear_error(tmp_path: Path, override: str, expected: str) -> None:
+    cfg = compose_config(["model=e4srec", "debug=tiny", override], tmp_path)
+    if "_target_" not in override:
+        cfg.model.stage1._target_ = f"{__name__}.first_stage"  # no SASRec to train before stage 2
+    with pytest.raises(ConfigError, match=expected):
+        run_stages(cfg, tmp_path)
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+def test_no_model_module_imports_the_runner() -> None:
+    sources = sorted(Path(llmrec.models.__file__).parent.rglob("*.py"))
+    assert any(path.parent.name == "e4srec" for path in sources)
+    offenders = {
+        str(path): sorted(name for name in imported_modules(path) if name.split(".")[:2] == ["llmrec", "run"])
+        for path in sources
+    }
+    assert not {path: names for path, names in offenders.items() if names}
+    # from llmrec import run would slip past the prefix check above
+    assert all("run" not in imported_modules(path) for path in sources)
