@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
 DATA ?= ../shared/data
 
-.PHONY: help setup run test test-slow lint format bench-accuracy bench-speed bench-recbole recbole-venv clean
+.PHONY: help setup run test test-slow lint format wheel-smoke bench-accuracy bench-speed bench-recbole recbole-venv clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test-slow: setup ## run the slow tests too
 lint: setup ## ruff lint and format check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+wheel-smoke: setup ## build the wheel, install it into a fresh venv outside the checkout, run tiny jobs (~2 min)
+	.ci/wheel_smoke.sh
 
 format: setup ## ruff fix and format
 	$(BIN)/ruff check --fix src tests benchmarks
