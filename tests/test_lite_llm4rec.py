@@ -233,3 +233,33 @@ def test_frozen_minilm_item_llm_matches_sentence_transformers_and_uses_the_disk_
     assert len(entries) == 1
     towers[1].encode_items = None  # a second tower must not encode: it reads the cache entry
     torch.testing.assert_close(towers[1].catalog(), towers[0].catalog())
+
+
+# --- memory: full traversal under gradient checkpointing ---------------------------------------
+def _train_step_saving(net: LiteLLM4Rec, windows: torch.Tensor) -> tuple[float, list[torch.Tensor], int]:
+    """Loss, gradients and the largest tensor autograd keeps for the backward pass, for one step."""
+    saved: list[int] = []
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        saved.append(tensor.numel())
+        return tensor
+
+    net.train()
+    torch.manual_seed(1)  # the same dropout masks for both settings
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        loss = net.loss(SeqBatch(windows))
+    loss.backward()
+    grads = [p.grad.clone() for p in net.parameters() if p.grad is not None]
+    return loss.item(), grads, max(saved)
+
+
+def test_gradient_checkpointing_recomputes_traversal_inputs_with_the_same_numbers(tmp_path: Path) -> None:
+    windows = torch.arange(1, 8).repeat(4, 1)  # (4, L+1): 24 prefixes of up to MAX_LEN items
+    plain = make(tmp_path, "lite_llm4rec", "model.rec_llm.gradient_checkpointing=false")
+    recomputed = make(tmp_path, "lite_llm4rec", "model.rec_llm.gradient_checkpointing=true")
+    loss, grads, largest = _train_step_saving(plain, windows)
+    loss_gc, grads_gc, largest_gc = _train_step_saving(recomputed, windows)
+    assert loss_gc == loss and len(grads_gc) == len(grads)
+    assert all(torch.equal(a, b) for a, b in zip(grads, grads_gc, strict=True))
+    item_vectors = 24 * MAX_LEN * plain.item_llm.dim  # (E, L, item_dim): kept without checkpointing
+    assert largest >= item_vectors > largest_gc

@@ -34,7 +34,9 @@ Departures and choices (the paper leaves these open or has no public code):
   backbone that takes ``position_ids`` gets positions counted from the first real item, so left padding
   never changes a score (T5's relative positions need none).
 - Each training example is its own left-padded prefix (no causal-mask trick), so a bidirectional encoder
-  never sees the item it predicts; full traversal costs one Rec-LLM row per target.
+  never sees the item it predicts; full traversal costs one Rec-LLM row per target (B x L rows of L items),
+  so its configs turn on the Rec LLM's gradient checkpointing, which here also recomputes the rows' item
+  vectors in the backward pass: the same numbers, half the memory of a step.
 - Head: Linear(H, head_hidden) -> GELU -> dropout -> Linear(head_hidden, N+1); padding column masked to
   -inf. Projection: one Linear(item_dim, H) with dropout on the item vectors.
 - Checkpoints keep the trainable tensors only; frozen backbones are rebuilt from their spec.
@@ -49,6 +51,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from llmrec.checks import positive_ints
 from llmrec.data.batch import SeqBatch, trim_left_padding
@@ -165,12 +168,25 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
             return self.item_llm.batch_vectors(item_seq)  # (B, L, D) with gradients
         return self.item_llm.vectors(item_seq)  # (B, L, D) from the cache
 
+    def _project(self, item_seq: Tensor) -> Tensor:
+        assert self.projection is not None
+        return self.projection(self._item_vectors(item_seq))  # (B, L, H)
+
+    def _input_embeddings(self, item_seq: Tensor) -> Tensor:
+        """(B, L, H) Rec-LLM inputs. Under gradient checkpointing the (B, L, item_dim) item vectors and
+        their dropout mask are recomputed in the backward pass (the RNG state is restored, so the same mask)
+        instead of being kept: with full traversal B is every position of every window. A trainable Item
+        LLM is not recomputed (it would encode the batch's items twice)."""
+        if self.training and self.rec_spec.gradient_checkpointing and not self.item_llm.trainable:
+            return checkpoint(self._project, item_seq, use_reentrant=False)
+        return self._project(item_seq)
+
     def user_states(self, item_seq: Tensor) -> Tensor:
         """(B, H) Rec-LLM state at the last position of each left-padded sequence (B, L)."""
         if self.rec is None or self.projection is None:
             raise RuntimeError("call bind_data(...) and configure_model() before scoring")
         mask = (item_seq != 0).long()  # (B, L)
-        embeds = self.projection(self._item_vectors(item_seq))  # (B, L, H)
+        embeds = self._input_embeddings(item_seq)  # (B, L, H)
         extra = {}
         if self.takes_positions:
             extra["position_ids"] = (mask.cumsum(1) - 1).clamp(min=0)
