@@ -85,13 +85,14 @@ VALUE_ERRORS = [
     (["trainer.gradient_clip_val=high"], ["trainer.gradient_clip_val", "number"]),
     (["seed=-1"], ["seed", "2**32"]),
     (["dataset.source.num_items=0"], ["num_items", "positive"]),
-    (["callbacks=cosine", "callbacks.lr_schedule.epochs=0"], ["callbacks.lr_schedule.epochs", "positive"]),
-    (["callbacks=cosine", "callbacks.lr_schedule.final_fraction=2"], ["final_fraction", "[0, 1]"]),
+    (["callbacks=cosine", "lr_scheduler.epochs=0"], ["lr_scheduler.epochs", "positive"]),
+    (["callbacks=cosine", "lr_scheduler.scheduler.min_lr_rate=2"], ["min_lr_rate", "[0, 1]"]),
     (
-        ["callbacks=cosine", "callbacks.lr_schedule.epochs=3", "callbacks.lr_schedule.warmup_epochs=3"],
+        ["callbacks=cosine", "lr_scheduler.epochs=3", "lr_scheduler.warmup_epochs=3"],
         ["warmup_epochs", "below epochs"],
     ),
-    (["callbacks=cosine", "trainer.max_epochs=-1"], ["callbacks.lr_schedule.epochs=<n>"]),
+    (["callbacks=cosine", "trainer.max_epochs=-1"], ["lr_scheduler.epochs=<n>"]),
+    (["optimizer=adam", "+optimizer.lr=0.1"], ["model.lr"]),
     (["datamodule.window_stride=0"], ["datamodule.window_stride", "[1, max_len"]),
     (["model=bert4rec", "datamodule.window_stride=2"], ["window_stride", "BERT4Rec", "window_stride=null"]),
 ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
 
 import pytorch_lightning as pl
 import torch
@@ -18,6 +19,14 @@ from torch import Tensor
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
 from llmrec.evaluation.evaluator import RankingEvaluator
+
+
+class LrSchedule(Protocol):
+    """Builds the learning-rate scheduler of an optimizer, sized from the trainer (stepped per step)."""
+
+    def __call__(
+        self, optimizer: torch.optim.Optimizer, trainer: pl.Trainer
+    ) -> torch.optim.lr_scheduler.LRScheduler: ...
 
 
 class SequentialRecommender(pl.LightningModule, ABC):
@@ -43,6 +52,10 @@ class SequentialRecommender(pl.LightningModule, ABC):
         self.max_len = max_len
         self.lr = lr
         self.weight_decay = weight_decay
+        # set by the runner from the `optimizer` and `lr_scheduler` configs (llmrec.run.lr_schedule), not
+        # constructor arguments, so hyperparameters stay primitives
+        self.optimizer_factory: Callable[..., torch.optim.Optimizer] = torch.optim.AdamW
+        self.lr_schedule: LrSchedule | None = None
         self.evaluator: RankingEvaluator | None = None
         self.eval_seconds = 0.0
         self._eval_start = 0.0
@@ -65,9 +78,17 @@ class SequentialRecommender(pl.LightningModule, ABC):
         self.log("train/loss", loss, prog_bar=True, batch_size=batch.items.shape[0])
         return loss
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = self.optimizer_factory(params, lr=self.lr, weight_decay=self.weight_decay)
+        if self.lr_schedule is None:
+            return optimizer
+        scheduler = self.lr_schedule(optimizer, self.trainer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        # a schedule also stops training where it ends and logs its factor
+        return [self.lr_schedule] if isinstance(self.lr_schedule, pl.Callback) else []
 
     def _evaluator(self) -> RankingEvaluator:
         if self.evaluator is None:

@@ -21,6 +21,7 @@ from llmrec.evaluation.evaluator import RankingEvaluator, check_cutoffs
 from llmrec.models.base import SequentialRecommender
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
+from llmrec.run.lr_schedule import attach_optimization
 from llmrec.run.results import code_version, write_results
 from llmrec.run.resume import find_resume_checkpoint
 from llmrec.run.stages import pop_stages, run_model_stages
@@ -35,7 +36,9 @@ def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialReco
     assert isinstance(node, dict)
     node.pop("name", None)
     pop_stages(node)  # the model's earlier stages (run by run_model_stages) are not constructor arguments
-    return build(node, num_items=num_items, max_len=max_len)
+    model = build(node, num_items=num_items, max_len=max_len)
+    attach_optimization(model, cfg)  # the `optimizer` and `lr_scheduler` configs
+    return model
 
 
 def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
