@@ -21,11 +21,13 @@ from train_step import BATCH, MODELS, make_step
 
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
+from llmrec.models.layers.blocks import LiGRBlock
+from llmrec.models.layers.feed_forward import SwiGLU
 from llmrec.models.sasrec import SASRec
 
 LAYOUTS = {
     "original": MODELS["ml1m"],
-    "ligr": dict(heads=1, inner=256, dropout=0.1, attn_dropout=0.1, norm="ligr", activation="swiglu"),
+    "ligr": dict(heads=1, inner=256, dropout=0.1, attn_dropout=0.1, block=LiGRBlock, feed_forward=SwiGLU),
 }
 
 

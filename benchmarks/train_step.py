@@ -30,10 +30,12 @@ from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
 from llmrec.models.layers import dropout as dropout_module
 from llmrec.models.layers import transformer
+from llmrec.models.layers.blocks import OriginalBlock
+from llmrec.models.layers.feed_forward import ReluMLP
 from llmrec.models.sasrec import SASRec
 
 MODELS = {  # the settings each dataset is trained with (conf/model/sasrec_original.yaml, sasrec.yaml)
-    "ml1m": dict(heads=1, inner=64, dropout=0.1, attn_dropout=0.1, norm="original", activation="relu"),
+    "ml1m": dict(heads=1, inner=64, dropout=0.1, attn_dropout=0.1, block=OriginalBlock, feed_forward=ReluMLP),
     "beauty": dict(heads=2, inner=256, dropout=0.5, attn_dropout=0.5),
 }
 BATCH = {"ml1m": 128, "beauty": 256}

@@ -5,7 +5,7 @@ set -euo pipefail
 #    (F ran before the schedule stopped itself at its end: it went on to the 30-minute box at lr 0.)
 python benchmarks/accuracy_baselines.py --data-root ../shared/data --max-minutes 30 \
   --out outputs/bench/ml1m_original_cosine110 \
-  --run "ml1m:sasrec_original:datamodule.batch_size=128,callbacks.lr_schedule.epochs=110" \
+  --run "ml1m:sasrec_original:datamodule.batch_size=128,lr_scheduler.epochs=110" \
   trainer=cpu_bf16 callbacks=cosine
 # G: 008's D with overlapping windows: a window every 100 targets of a long history, each trained on its
 #    last 100 targets only, so every target sees at least 101 items before it where the user has them.
