@@ -23,6 +23,7 @@ import copy
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from recbole.config import Config
@@ -112,6 +113,25 @@ def summary(ranks: torch.Tensor) -> dict[str, float]:
     return {"ndcg_10": float(metrics["ndcg_10"].mean()), "hr_10": float(metrics["hr_10"].mean())}
 
 
+def train_epoch(
+    model: SASRec, trainer: Trainer, train_data: Any, device: Any, seconds_left: float
+) -> tuple[int, float, bool]:
+    """``Trainer._train_epoch``'s body with a clock that stops it once ``seconds_left`` are spent, even
+    inside the epoch: (steps done, seconds spent, whether the box closed)."""
+    model.train()
+    steps, started = 0, time.perf_counter()
+    for interaction in train_data:
+        interaction = interaction.to(device)
+        trainer.optimizer.zero_grad()
+        loss = model.calculate_loss(interaction)
+        loss.backward()
+        trainer.optimizer.step()
+        steps += 1
+        if time.perf_counter() - started > seconds_left:
+            return steps, time.perf_counter() - started, True
+    return steps, time.perf_counter() - started, False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,19 +162,9 @@ def main() -> None:
     best = {"native_ndcg_10": -1.0, "state": None, "wall": None, "epoch": None}
     epoch, steps, out_of_time = 0, 0, False
     while not out_of_time:
-        model.train()
-        epoch_steps, started = 0, time.perf_counter()
-        for interaction in train_data:
-            interaction = interaction.to(config["device"])
-            trainer.optimizer.zero_grad()
-            loss = model.calculate_loss(interaction)
-            loss.backward()
-            trainer.optimizer.step()
-            epoch_steps += 1
-            if wall + time.perf_counter() - started > budget:
-                out_of_time = True
-                break
-        spent = time.perf_counter() - started
+        epoch_steps, spent, out_of_time = train_epoch(
+            model, trainer, train_data, config["device"], budget - wall
+        )
         wall += spent
         steps += epoch_steps
         train_seconds.append((epoch_steps, spent))

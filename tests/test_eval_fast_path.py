@@ -1,6 +1,7 @@
-"""The one-pass ranking (``rank_and_top_k``, what ``RankingEvaluator`` runs) gives exactly what the
-reference functions give: same pessimistic ranks, same top-k lists, same refusals; evaluating in
-length order (``eval_by_length``) gives the same per-user results."""
+"""The fast ranking (``llmrec.evaluation.ranking.rank_and_top_k``, what ``RankingEvaluator`` runs) gives
+exactly what the reference functions of ``llmrec.evaluation.metrics`` give: same pessimistic ranks, same
+top-k lists, same refusals; evaluating in length order (``eval_by_length``) gives the same per-user
+results."""
 
 from __future__ import annotations
 
@@ -13,14 +14,8 @@ from llmrec.data.interactions import Interactions
 from llmrec.data.preprocess import build_sequence_data
 from llmrec.data.split import LeaveOneOut
 from llmrec.evaluation.evaluator import RankingEvaluator
-from llmrec.evaluation.metrics import (
-    NonFiniteScoresError,
-    Workspace,
-    mask_scores,
-    rank_and_top_k,
-    target_ranks,
-    top_k,
-)
+from llmrec.evaluation.metrics import NonFiniteScoresError, mask_scores, target_ranks, top_k
+from llmrec.evaluation.ranking import Workspace, rank_and_top_k
 
 
 def reference(scores: torch.Tensor, targets: torch.Tensor, seen: torch.Tensor | None, k: int):

@@ -5,15 +5,21 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from llmrec.errors import ConfigError
+from llmrec.evaluation.metrics import rank_metrics
+from llmrec.report.runs import collect
 from llmrec.report.stats import bootstrap_ci, pair_by_user, paired_comparison, per_user_metric, permutation_p
-from llmrec.report.summary import collect, write_report
 from llmrec.report.summary import main as report_main
+from llmrec.report.summary import write_report
+from llmrec.report.tables import format_run_table
 
 RANKS = {  # (model, seed) -> per-user 0-based test ranks of users 0..5
     ("base", 0): [0, 1, 2, 20, 5, 30],
@@ -117,6 +123,39 @@ def test_per_user_metric_and_pairing() -> None:
         np.array([3, 1, 2]), np.array([30.0, 10, 20]), np.array([1, 2, 4]), np.array([1.0, 2, 4])
     )
     assert a.tolist() == [10.0, 20.0] and b.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("k", [1, 5, 10, 20, 1000])
+def test_per_user_metric_is_bit_identical_to_the_reference(k: int) -> None:
+    ranks = np.concatenate([np.arange(3000), [0, 7, 7, 2999]])  # every rank below 3000, some repeated
+    reference = rank_metrics(torch.as_tensor(ranks), [k])
+    for name in ("hr", "ndcg", "mrr"):
+        values = per_user_metric(ranks, f"{name}_{k}")
+        assert values.dtype == np.float64
+        assert np.array_equal(values, reference[f"{name}_{k}"].numpy())
+
+
+def test_the_report_imports_neither_torch_nor_the_evaluation_package() -> None:
+    code = (
+        "import sys, llmrec.report.summary, llmrec.report.__main__; "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('llmrec.evaluation')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_run_table_orders_metrics_by_name_then_cutoff() -> None:
+    result = {
+        "model": "sasrec", "dataset": "tiny", "seed": 3,
+        "metrics": {"val": {"hr_10": 0.5, "hr_5": 0.25}, "test": {"hr_10": 0.4, "hr_5": 0.2, "ndcg_5": 0.1}},
+    }  # fmt: skip
+    assert format_run_table(result).splitlines() == [
+        "sasrec on tiny (seed 3)",
+        "metric               val      test",
+        "hr_5              0.2500    0.2000",
+        "hr_10             0.5000    0.4000",
+        "ndcg_5               nan    0.1000",
+    ]
 
 
 def test_permutation_and_bootstrap_by_hand() -> None:

@@ -36,6 +36,16 @@ def k_core_mask(user: np.ndarray, item: np.ndarray, k: int) -> np.ndarray:
         keep = new_keep
 
 
+def _renumber_items(item: np.ndarray, keep: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The kept interactions' items renumbered 1..N by first appearance among them, and the original id
+    of each new number (entry ``j`` of the list is item ``j + 1``)."""
+    new_item, kept_item_codes = np.unique(item[keep], return_index=True)
+    order = np.argsort(kept_item_codes, kind="stable")
+    remap = np.zeros(int(item.max()) + 1, dtype=np.int64)
+    remap[new_item[order]] = np.arange(1, len(new_item) + 1)
+    return remap[item[keep]], [names[c] for c in new_item[order]]
+
+
 def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset") -> SequenceData:
     """Filter to the k-core, drop users with fewer than 3 interactions, remap ids by first appearance.
 
@@ -57,15 +67,9 @@ def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset
             f"lower dataset.k_core"
         )
     kept_users = np.flatnonzero(np.bincount(user[keep], minlength=len(raw.sequences)))
-    new_item, kept_item_codes = np.unique(item[keep], return_index=True)
-    # Renumber items by first appearance among the kept interactions: 1..N.
-    order = np.argsort(kept_item_codes, kind="stable")
-    remap = np.zeros(int(item.max()) + 1, dtype=np.int64)
-    remap[new_item[order]] = np.arange(1, len(new_item) + 1)
-    items = remap[item[keep]]
+    items, item_ids = _renumber_items(item, keep, item_names)
     offsets = np.zeros(len(kept_users) + 1, dtype=np.int64)
     np.cumsum(user_len[kept_users], out=offsets[1:])
-    item_ids = [item_names[c] for c in new_item[order]]
     fields = {
         field: [values.get(original, "") for original in item_ids]
         for field, values in raw.item_fields.items()

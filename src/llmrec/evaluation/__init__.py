@@ -1,1 +1,2 @@
-"""Full-catalog evaluation: pure reference metrics, fast in-place ranking, and the evaluator."""
+"""Full-catalog evaluation: the pure reference metrics (``metrics``), the fast ranking paths that give the
+same numbers (``ranking``), and the evaluator that accumulates them over batches (``evaluator``)."""

@@ -9,7 +9,8 @@ from torch import Tensor
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.evaluation.metrics import Workspace, beyond_accuracy, rank_and_top_k, rank_metrics
+from llmrec.evaluation.metrics import beyond_accuracy, rank_metrics
+from llmrec.evaluation.ranking import Workspace, rank_and_top_k
 
 
 def check_cutoffs(ks: Sequence[int]) -> list[int]:

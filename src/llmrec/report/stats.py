@@ -10,19 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from llmrec.errors import ConfigError
-from llmrec.evaluation.metrics import rank_metrics
 
 
 def per_user_metric(ranks: np.ndarray, metric: str) -> np.ndarray:
-    """``hr_10``/``ndcg_10``/``mrr_10``… per user from 0-based ranks."""
+    """``hr_10``/``ndcg_10``/``mrr_10``… per user from 0-based ranks, in float64: the formulas of
+    ``llmrec.evaluation.metrics.rank_metrics`` (tests/test_report_stats.py checks they agree), in numpy so
+    that the report imports neither torch nor the evaluation package."""
     name, _, k = metric.rpartition("_")
     if name not in ("hr", "ndcg", "mrr") or not k.isdigit() or int(k) <= 0:
         raise ConfigError(f"no per-user values for {metric!r}: use hr_K, ndcg_K or mrr_K (e.g. ndcg_10)")
-    values = rank_metrics(torch.as_tensor(np.asarray(ranks, dtype=np.int64)), [int(k)])[metric]
-    return values.numpy()
+    ranks = np.asarray(ranks, dtype=np.int64).astype(np.float64)
+    hit = ranks < int(k)
+    if name == "hr":
+        return hit.astype(np.float64)
+    gain = 1.0 / np.log2(ranks + 2.0) if name == "ndcg" else 1.0 / (ranks + 1.0)
+    return np.where(hit, gain, 0.0)
 
 
 def pair_by_user(

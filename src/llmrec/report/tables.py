@@ -1,8 +1,10 @@
-"""The comparison report's extra tables: significance against a baseline and efficiency; and the
-accuracy-vs-inference-time scatter plot. Rows are plain dicts (written to CSV and Markdown)."""
+"""The report's tables as text: one run's metrics (printed after a run), the mean ± std table of a folder
+(Markdown and CSV), the efficiency table, and the paired significance table against a baseline. Rows are
+plain dicts, as written to CSV and Markdown."""
 
 from __future__ import annotations
 
+import csv
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -12,7 +14,52 @@ from typing import Any
 import numpy as np
 
 from llmrec.errors import ConfigError
+from llmrec.report.runs import group_by_model_and_dataset
 from llmrec.report.stats import pair_by_user, paired_comparison, per_user_metric
+
+
+def _metric_order(name: str) -> tuple[str, int]:
+    """``ndcg_10`` sorts as (ndcg, 10); names without a cutoff (``exact_match_share``) as (name, 0)."""
+    stem, _, cutoff = name.rpartition("_")
+    return (stem, int(cutoff)) if cutoff.isdigit() else (name, 0)
+
+
+def format_run_table(results: dict[str, Any]) -> str:
+    """A plain-text table of one run's validation and test metrics."""
+    test, val = results["metrics"]["test"], results["metrics"]["val"]
+    names = sorted(test, key=_metric_order)
+    lines = [
+        f"{results['model']} on {results['dataset']} (seed {results['seed']})",
+        f"{'metric':<14}{'val':>10}{'test':>10}",
+    ]
+    lines += [f"{name:<14}{val.get(name, float('nan')):>10.4f}{test[name]:>10.4f}" for name in names]
+    return "\n".join(lines)
+
+
+def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
+    """Mean ± std per (model, dataset); the best mean of each column within a dataset is bold."""
+    best = {
+        (m, r["dataset"]): max(o[m] for o in rows if o["dataset"] == r["dataset"])
+        for m in metrics
+        for r in rows
+    }
+    header = ["model", "dataset", "seeds", *[f"test/{m}" for m in metrics], "fit s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["model"], row["dataset"], str(row["seeds"])]
+        for m in metrics:
+            text = f"{row[m]:.4f} ± {row[f'{m}_std']:.4f}"
+            cells.append(f"**{text}**" if row[m] == best[(m, row["dataset"])] else text)
+        cells.append(f"{row['fit_seconds']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _user_values(result: dict[str, Any], metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -77,11 +124,8 @@ def _mean(values: Sequence[float | None]) -> float:
 
 def efficiency_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (model, dataset), means over seeds: parameters, fit time, test time, users/s."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for result in runs:
-        groups[(result["model"], result["dataset"])].append(result)
     rows = []
-    for (model, dataset), members in sorted(groups.items()):
+    for model, dataset, members in group_by_model_and_dataset(runs):
         timings = [m["timings"] for m in members]
         rows.append(
             {
@@ -109,25 +153,3 @@ def efficiency_markdown(rows: list[dict[str, Any]]) -> str:
             f"{r['fit_seconds']:.1f} | {r['test_seconds']:.2f} | {r['test_users_per_second']:.0f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def plot_accuracy_vs_time(
-    rows: list[dict[str, Any]], efficiency: list[dict[str, Any]], metric: str, path: Path
-) -> None:
-    """Test ``metric`` (mean ± std) against test inference time per user, one point per model×dataset."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    speed = {(e["model"], e["dataset"]): e["test_users_per_second"] for e in efficiency}
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    for row in rows:
-        per_user_ms = 1000.0 / speed[(row["model"], row["dataset"])]
-        ax.errorbar(per_user_ms, row[metric], yerr=row[f"{metric}_std"], fmt="o", capsize=3)
-        ax.annotate(f"{row['model']} ({row['dataset']})", (per_user_ms, row[metric]), fontsize=8)
-    ax.set_xlabel("test inference time per user (ms)")
-    ax.set_ylabel(f"test {metric} (mean ± std over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
