@@ -1,23 +1,28 @@
 """One run: build data and model from the config, fit, select the best checkpoint on validation, test,
 and write ``results.json``. Everything here is callable without Hydra (tests compose a config and call
-:func:`run`)."""
+:func:`run`); the Python API (``llmrec.train``, ``llmrec.load_run``) and ``python -m llmrec.evaluate`` reuse
+the steps: :func:`prepare_data`, :func:`setup_model`, :func:`build_trainer`, :func:`evaluate`."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
 
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.guards import check_item_text
+from llmrec.data.interactions import SequenceData
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
 from llmrec.evaluation.evaluator import RankingEvaluator, check_cutoffs
+from llmrec.evaluation.export import check_export_k, write_topk
 from llmrec.models.base import SequentialRecommender
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
@@ -27,6 +32,49 @@ from llmrec.run.resume import find_resume_checkpoint
 from llmrec.run.stages import pop_stages, run_model_stages
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    """The dataset as a run uses it: processed sequences, their fingerprint, the split, the loaders."""
+
+    data: SequenceData
+    fingerprint: str
+    split: LeaveOneOut
+    max_len: int
+    datamodule: Any  # a LightningDataModule built from cfg.datamodule
+
+
+@dataclass
+class Evaluation:
+    """Validation and test metrics of one model, per-user test ranks, and the exported top-K lists."""
+
+    val: dict[str, float]
+    test: dict[str, float]
+    val_seconds: float
+    test_seconds: float
+    users: Tensor
+    ranks: Tensor
+    top: tuple[Tensor, Tensor, Tensor] | None = None  # (users, items, scores) with eval.export_topk
+
+
+def check_eval(cfg: DictConfig) -> tuple[list[int], int | None]:
+    """The ``eval`` block's cut-offs and export size, checked before any data is read."""
+    ks = check_cutoffs(list(cfg.eval.ks) if OmegaConf.is_list(cfg.eval.ks) else [cfg.eval.ks])
+    _check_monitor(cfg, ks)
+    return ks, check_export_k(cfg.eval.get("export_topk"))
+
+
+def prepare_data(cfg: DictConfig) -> PreparedData:
+    """Source -> processed (cached) sequences -> leave-one-out split -> data module."""
+    source = build(cfg.dataset.source)
+    cache_dir = Path(cfg.paths.cache_dir) / "datasets" if cfg.dataset.get("cache", True) else None
+    data, fingerprint = load_sequence_data(source, as_int(cfg.dataset.k_core, "dataset.k_core"), cache_dir)
+    split = LeaveOneOut(data)
+    max_len = as_int(cfg.dataset.max_len, "dataset.max_len")
+    # A partial, so the split object passes as-is (instantiate would turn a dataclass into a config).
+    datamodule = call_checked(build(cfg.datamodule, _partial_=True), split=split, max_len=max_len)
+    return PreparedData(data, fingerprint, split, max_len, datamodule)
 
 
 def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialRecommender:
@@ -41,12 +89,42 @@ def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialReco
     return model
 
 
+def setup_model(cfg: DictConfig, prepared: PreparedData, ks: list[int]) -> SequentialRecommender:
+    """The model of ``cfg.model`` with its data bound (popularity counts, item text) and an evaluator."""
+    data = prepared.data
+    model = build_model(cfg, data.num_items, prepared.max_len)
+    if prepared.datamodule.train_set.new_targets is not None and not model.honours_new_targets:
+        raise ConfigError(
+            f"datamodule.window_stride (overlapping windows) needs a loss that trains on each window's new "
+            f"targets only, which {type(model).__name__} does not have; set datamodule.window_stride=null"
+        )
+    counts = torch.from_numpy(prepared.split.train_item_counts()).float()
+    model.bind_data(counts, check_item_text(data.item_text(), data.num_items, list(data.item_fields)))
+    model.evaluator = RankingEvaluator(ks, counts, data.num_users)
+    return model
+
+
 def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
     return [build(node) for node in (cfg.get("callbacks") or {}).values() if node is not None]
 
 
 def _loggers(cfg: DictConfig) -> list[Any]:
     return [build(node) for node in (cfg.get("logger") or {}).values() if node is not None]
+
+
+def build_trainer(
+    cfg: DictConfig, output_dir: Path, stamp: dict[str, Any] | None, with_loggers: bool = True
+) -> pl.Trainer:
+    """``cfg.trainer`` with the run's loggers, and its callbacks and checkpoints when it trains (a
+    ``stamp`` given); ``with_loggers=False`` for a trainer that only re-evaluates a saved run."""
+    return build(
+        cfg.trainer,
+        callbacks=[*_callbacks(cfg), RunStamp(stamp)] if stamp is not None else [],
+        **({"deterministic": True} if cfg.get("deterministic", False) else {}),
+        logger=(_loggers(cfg) or False) if with_loggers else False,
+        default_root_dir=str(output_dir),
+        enable_checkpointing=stamp is not None,
+    )
 
 
 def _load_best(model: SequentialRecommender, trainer: pl.Trainer) -> str | None:
@@ -67,6 +145,71 @@ def _check_monitor(cfg: DictConfig, ks: list[int]) -> None:
         raise ConfigError(f"eval.monitor={monitor} is not a validation metric computed with eval.ks={ks}")
 
 
+def evaluate(
+    model: SequentialRecommender, trainer: pl.Trainer, datamodule: Any, export_k: int | None = None
+) -> Evaluation:
+    """Validation, then test (keeping each test user's top ``export_k`` items when asked)."""
+    evaluator = model.evaluator
+    assert evaluator is not None, "setup_model attaches the evaluator"
+    val_metrics = trainer.validate(model, datamodule=datamodule, verbose=False)[0]
+    val_seconds = model.eval_seconds
+    evaluator.export_k = export_k  # the test pass only: validation runs every epoch and exports nothing
+    try:
+        test_metrics = trainer.test(model, datamodule=datamodule, verbose=False)[0]
+        users, ranks, _ = evaluator.per_user()
+        top = evaluator.exported() if export_k is not None else None
+    finally:
+        evaluator.export_k = None
+    return Evaluation(
+        val=_strip(val_metrics, "val/"),
+        test=_strip(test_metrics, "test/"),
+        val_seconds=val_seconds,
+        test_seconds=model.eval_seconds,
+        users=users,
+        ranks=ranks,
+        top=top,
+    )
+
+
+def assemble_results(
+    cfg: DictConfig,
+    prepared: PreparedData,
+    model: SequentialRecommender,
+    scores: Evaluation,
+    timings: dict[str, Any],
+    best: str | None,
+) -> dict[str, Any]:
+    """``results.json``: labels, metrics, per-user test ranks, timings, sizes, the checkpoint tested, the
+    resolved config and the code version."""
+    data = prepared.data
+    return {
+        "status": "ok",
+        "model": str(cfg.model.get("name", cfg.model._target_.rsplit(".", 1)[-1])),
+        "dataset": str(cfg.dataset.name),
+        "seed": int(cfg.seed),
+        "metrics": {"val": scores.val, "test": scores.test},
+        "per_user": {"test": {"user": scores.users.tolist(), "rank": scores.ranks.tolist()}},
+        "timings": timings,
+        "parameters": model.parameter_counts(),
+        "data": {
+            "fingerprint": prepared.fingerprint,
+            "users": data.num_users,
+            "items": data.num_items,
+            "interactions": data.num_interactions,
+        },
+        "best_checkpoint": best,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+
+
+def eval_timings(scores: Evaluation) -> dict[str, Any]:
+    return {
+        "val_seconds": scores.val_seconds,
+        "test_seconds": scores.test_seconds,
+        "test_users_per_second": len(scores.users) / scores.test_seconds if scores.test_seconds > 0 else None,
+    }
+
+
 def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     """Fit and evaluate one model on one dataset; returns (and writes) the results."""
     started = time.perf_counter()
@@ -74,75 +217,31 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     cfg.paths.output_dir = str(output_dir)
     check_seed(cfg.seed)
     check_trainer(cfg.trainer)
-    ks = check_cutoffs(list(cfg.eval.ks) if OmegaConf.is_list(cfg.eval.ks) else [cfg.eval.ks])
-    _check_monitor(cfg, ks)
-    source = build(cfg.dataset.source)
-    cache_dir = Path(cfg.paths.cache_dir) / "datasets" if cfg.dataset.get("cache", True) else None
-    data, fingerprint = load_sequence_data(source, as_int(cfg.dataset.k_core, "dataset.k_core"), cache_dir)
-    split = LeaveOneOut(data)
-    max_len = as_int(cfg.dataset.max_len, "dataset.max_len")
-    # A partial, so the split object passes as-is (instantiate would turn a dataclass into a config).
-    datamodule = call_checked(build(cfg.datamodule, _partial_=True), split=split, max_len=max_len)
-    run_model_stages(cfg, output_dir, split, fingerprint, run)  # e.g. E4SRec's SASRec, declared in its config
-    model = build_model(cfg, data.num_items, max_len)
-    if datamodule.train_set.new_targets is not None and not model.honours_new_targets:
-        raise ConfigError(
-            f"datamodule.window_stride (overlapping windows) needs a loss that trains on each window's new "
-            f"targets only, which {type(model).__name__} does not have; set datamodule.window_stride=null"
-        )
-    counts = torch.from_numpy(split.train_item_counts()).float()
-    model.bind_data(counts, check_item_text(data.item_text(), data.num_items, list(data.item_fields)))
-    model.evaluator = RankingEvaluator(ks, counts, data.num_users)
+    ks, export_k = check_eval(cfg)
+    prepared = prepare_data(cfg)
+    # the model's earlier stages, declared in its config (E4SRec's SASRec)
+    run_model_stages(cfg, output_dir, prepared.split, prepared.fingerprint, run)
+    model = setup_model(cfg, prepared, ks)
 
-    stamp = {"dataset": fingerprint, "model": str(cfg.model._target_), "num_items": data.num_items}
+    data = prepared.data
+    stamp = {"dataset": prepared.fingerprint, "model": str(cfg.model._target_), "num_items": data.num_items}
     resume_from = find_resume_checkpoint(cfg, output_dir, stamp) if model.requires_training else None
-    trainer: pl.Trainer = build(
-        cfg.trainer,
-        callbacks=[*_callbacks(cfg), RunStamp(stamp)] if model.requires_training else [],
-        **({"deterministic": True} if cfg.get("deterministic", False) else {}),
-        logger=_loggers(cfg) or False,
-        default_root_dir=str(output_dir),
-        enable_checkpointing=model.requires_training,
-    )
+    trainer = build_trainer(cfg, output_dir, stamp if model.requires_training else None)
     fit_start = time.perf_counter()
     if model.requires_training:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+        trainer.fit(model, datamodule=prepared.datamodule, ckpt_path=resume_from, weights_only=True)
     fit_seconds = time.perf_counter() - fit_start
     best = _load_best(model, trainer) if model.requires_training else None
 
-    val_metrics = trainer.validate(model, datamodule=datamodule, verbose=False)[0]
-    val_seconds = model.eval_seconds
-    test_metrics = trainer.test(model, datamodule=datamodule, verbose=False)[0]
-    test_seconds = model.eval_seconds
-    users, ranks, _ = model.evaluator.per_user()
-
-    results = {
-        "status": "ok",
-        "model": str(cfg.model.get("name", cfg.model._target_.rsplit(".", 1)[-1])),
-        "dataset": str(cfg.dataset.name),
-        "seed": int(cfg.seed),
-        "metrics": {"val": _strip(val_metrics, "val/"), "test": _strip(test_metrics, "test/")},
-        "per_user": {"test": {"user": users.tolist(), "rank": ranks.tolist()}},
-        "timings": {
-            "fit_seconds": fit_seconds,
-            "epochs": trainer.current_epoch if model.requires_training else 0,
-            "val_seconds": val_seconds,
-            "test_seconds": test_seconds,
-            "test_users_per_second": len(users) / test_seconds if test_seconds > 0 else None,
-            "total_seconds": time.perf_counter() - started,
-        },
-        "parameters": model.parameter_counts(),
-        "data": {
-            "fingerprint": fingerprint,
-            "users": data.num_users,
-            "items": data.num_items,
-            "interactions": data.num_interactions,
-        },
-        "best_checkpoint": best,
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "code_version": version,
-    }
-    write_results(output_dir, results)
+    scores = evaluate(model, trainer, prepared.datamodule, export_k)
+    epochs = trainer.current_epoch if model.requires_training else 0
+    timings = {"fit_seconds": fit_seconds, "epochs": epochs, **eval_timings(scores)}
+    timings["total_seconds"] = time.perf_counter() - started
+    results = assemble_results(cfg, prepared, model, scores, timings, best) | {"code_version": version}
+    if trainer.is_global_zero:  # under DDP every rank gets here; rank zero writes the run's files
+        if scores.top is not None:
+            results["topk_export"] = write_topk(output_dir, *scores.top, data)
+        write_results(output_dir, results)
     return results
 
 

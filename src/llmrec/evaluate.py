@@ -1,0 +1,70 @@
+"""``python -m llmrec.evaluate run_dir=<dir> [eval.* overrides]``: evaluate a finished run's checkpoint
+again with other evaluation settings, next to the run (``<run>/evaluations/<name>/results.json``), never
+over its ``results.json``. The logic lives in :mod:`llmrec.run.reevaluate`.
+
+User errors end with one ``error: ...`` line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+USAGE = """usage: python -m llmrec.evaluate run_dir=<run folder> [name=<folder name>] [allow_code_change=true]
+                                [eval.ks=[1,5,10]] [eval.mask_history=false] [eval.export_topk=K]
+
+Evaluates the checkpoint a finished run tested (its config, data and model rebuilt from its results.json)
+with other eval settings and writes <run_dir>/evaluations/<name, default: a timestamp>/results.json
+(plus topk_test.parquet or .csv with eval.export_topk=K). A run trained by another code version is
+refused unless allow_code_change=true; a run whose dataset changed since is refused.
+"""
+
+
+def parse(argv: Sequence[str]) -> tuple[str, str | None, bool, list[str]]:
+    """(run_dir, name, allow_code_change, eval overrides) from ``key=value`` arguments."""
+    from llmrec.errors import ConfigError
+
+    run_dir, name, allow, overrides = None, None, False, []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise ConfigError(f"{arg!r} is not key=value; e.g. run_dir=outputs/runs/<run> eval.ks=[1,5]")
+        if key == "run_dir":
+            run_dir = value
+        elif key == "name":
+            name = value
+        elif key == "allow_code_change":
+            if value.lower() not in ("true", "false"):
+                raise ConfigError(f"allow_code_change must be true or false, got {value!r}")
+            allow = value.lower() == "true"
+        else:
+            overrides.append(arg)
+    if not run_dir:
+        raise ConfigError("run_dir=<run folder> is required: the output folder of a finished run")
+    return run_dir, name, allow, overrides
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(arg in ("-h", "--help") for arg in args):
+        print(USAGE)
+        return 0
+    from pathlib import Path
+
+    from llmrec.errors import LlmrecError
+    from llmrec.report.tables import format_run_table
+    from llmrec.run.reevaluate import reevaluate
+
+    try:
+        run_dir, name, allow, overrides = parse(args)
+        results, folder = reevaluate(Path(run_dir), overrides, name, allow)
+    except LlmrecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_run_table(results))
+    print(f"results: {folder / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
