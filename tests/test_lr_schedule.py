@@ -119,6 +119,7 @@ def test_a_model_built_without_the_runner_keeps_adamw_and_a_constant_lr() -> Non
     [
         (["lr_scheduler.epochs=0"], "lr_scheduler.epochs must be a positive integer"),
         (["lr_scheduler.scheduler.min_lr_rate=2"], r"min_lr_rate must lie in \[0, 1\]"),
+        (["lr_scheduler.scheduler.min_lr_rate=abc"], r"min_lr_rate must lie in \[0, 1\]"),
         (["lr_scheduler.epochs=3", "lr_scheduler.warmup_epochs=3"], "warmup_epochs must be >= 0 and below"),
         (["+lr_scheduler.warmup_steps=-1"], "warmup_steps must be a non-negative integer"),
     ],

@@ -60,7 +60,7 @@ class StepSchedule(pl.Callback):
         ):
             raise ConfigError(f"lr_scheduler.warmup_steps must be a non-negative integer, got {warmup_steps}")
         floor = getattr(scheduler, "keywords", {}).get("min_lr_rate")
-        if floor is not None and not 0.0 <= floor <= 1.0:
+        if floor is not None and (not isinstance(floor, (int, float)) or not 0.0 <= floor <= 1.0):
             raise ConfigError(f"lr_scheduler.scheduler.min_lr_rate must lie in [0, 1], got {floor}")
         self.scheduler = scheduler
         self.epochs = epochs
