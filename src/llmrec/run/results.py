@@ -23,7 +23,7 @@ def code_version() -> dict[str, Any]:
     Dirty: a tracked file changed, or a file under the package that git does not track yet (a new
     module the run imports); untracked files elsewhere (outputs, notes) do not count."""
     version: dict[str, Any] = {"package": __version__}
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the llmrec package, not this run/ folder
     try:
         commit = _git(here, "rev-parse", "HEAD")
         package = _git(here, "rev-parse", "--show-prefix")  # e.g. src/llmrec/
