@@ -3,7 +3,8 @@
 Each generated title is matched exactly (after normalising case and whitespace); otherwise it is a
 hallucination and maps to the nearest not-yet-chosen item by text embedding (through a
 :mod:`llmrec.embeddings.index` index). Duplicates are skipped, and the list is filled up to ``k`` with the
-nearest neighbours of its first item, so every user gets a full top-k. Counts of exact matches,
+nearest neighbours of its first item, skipping each row's ``exclude`` items (the prompt's items, as the
+official fill does: an evaluation that masks the history would drop them, leaving fewer than ``k``). Counts of exact matches,
 hallucinations and duplicates are kept for reporting.
 """
 
@@ -88,9 +89,11 @@ class CatalogMapper:
                 chosen.append(nearest)
         return chosen[:k]
 
-    def map(self, rows: list[list[str]], k: int) -> np.ndarray:
-        """(B, min(k, N)) item ids; column 0 is the best."""
+    def map(self, rows: list[list[str]], k: int, exclude: list[set[int]] | None = None) -> np.ndarray:
+        """(B, min(k, N)) item ids; column 0 is the best. ``exclude[b]``: items row ``b``'s fill skips
+        (generated items are kept even when excluded); when too few items are left, excluded ones fill."""
         k = min(k, self.num_items)
+        skip = exclude if exclude is not None else [set() for _ in rows]
         unknown = sorted({normalise(t) for row in rows for t in row if normalise(t) not in self.exact})
         depth = k + max((len(row) for row in rows), default=0)
         found = self._neighbours(self.encode(unknown), depth) if unknown else np.zeros((0, 0), np.int64)
@@ -101,9 +104,11 @@ class CatalogMapper:
             if lists
             else self.vectors[:0]
         )
-        fill = self._neighbours(anchors, k + depth)  # (B, depth) neighbours of each list's first item
+        widest = max((len(s) for s in skip), default=0)
+        fill = self._neighbours(anchors, k + depth + widest)  # (B, ·) neighbours of each list's first item
         out = np.zeros((len(rows), k), dtype=np.int64)
         for b, chosen in enumerate(lists):
-            extra = [int(i) for i in fill[b] if int(i) not in chosen]
-            out[b] = (chosen + extra)[:k]
+            extra = [int(i) for i in fill[b] if int(i) not in chosen and int(i) not in skip[b]]
+            spare = [int(i) for i in fill[b] if int(i) not in chosen and int(i) in skip[b]]
+            out[b] = (chosen + extra + spare)[:k]
         return out

@@ -80,8 +80,12 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
     # --- setup ------------------------------------------------------------------------------
     def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
         self.titles = list(item_text)
+        # The word tokenizer also learns the separator's and prompt end's words: unknown, both would be
+        # <unk>, which decoding drops and which makes "next title" and "end of prompt" one token.
         self.tokenizer = (
-            HFTokenizer(self.spec.tokenizer()) if self.spec.pretrained else WordTokenizer(self.titles)
+            HFTokenizer(self.spec.tokenizer())
+            if self.spec.pretrained
+            else WordTokenizer([*self.titles, self.separator, self.prompt_end])
         )
         # No title is longer than the longest catalog title (+ eos): beams stop there instead of at the cap.
         longest = max(len(self.tokenizer.encode(title)) for title in self.titles)
@@ -152,7 +156,8 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
     def forward(self, item_seq: Tensor) -> Tensor:
         if self.mapper is None or self.lm is None:
             raise RuntimeError("call bind_data(...) and configure_model() before scoring")
-        top = torch.from_numpy(self.mapper.map(self.generate_titles(item_seq), self.top_k))  # (B, k)
+        history = [set(row) - {0} for row in item_seq.tolist()]  # the fill skips them (official code)
+        top = torch.from_numpy(self.mapper.map(self.generate_titles(item_seq), self.top_k, history))  # (B, k)
         scores = torch.full(
             (item_seq.shape[0], self.num_items + 1), LOW_SCORE, device=self.device
         )  # (B, N+1)
