@@ -196,7 +196,7 @@ def test_run_end_to_end(tmp_path: Path, name: str) -> None:
 
 
 def test_embed_entry_builds_then_reads_the_cache(tmp_path: Path) -> None:
-    from llmrec.embed import embed_dataset
+    from llmrec.run.embed import embed_dataset
 
     cfg = _config(tmp_path, "sasrec")
     first, second = embed_dataset(cfg), embed_dataset(cfg)
