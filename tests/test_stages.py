@@ -165,3 +165,11 @@ def test_no_model_module_imports_the_runner() -> None:
     assert not {path: names for path, names in offenders.items() if names}
     # from llmrec import run would slip past the prefix check above
     assert all("run" not in imported_modules(path) for path in sources)
+
+
+def test_a_stage_run_keeps_the_optimizer_but_not_the_runs_schedule(tmp_path: Path) -> None:
+    cfg = compose_config(["model=e4srec", "lr_scheduler=e4srec", "optimizer=adam"], tmp_path)
+    sub = stage_run_config(cfg, cfg.model.stage1.model, {"max_epochs": 3})
+    assert sub.lr_scheduler is None and cfg.lr_scheduler is not None
+    assert sub.optimizer._target_ == cfg.optimizer._target_
+    assert sub.trainer.max_epochs == 3 and sub.logger is None and sub.resume is False

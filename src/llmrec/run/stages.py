@@ -109,12 +109,14 @@ def run_model_stages(
 
 def stage_run_config(cfg: DictConfig, model: DictConfig, trainer: Mapping[str, Any]) -> DictConfig:
     """The run's config with ``model`` (resolved where it sits) as its model, the run's trainer updated by
-    the non-null values of ``trainer``, no loggers and no resume."""
+    the non-null values of ``trainer``, no loggers, no resume, and no learning-rate schedule: the run's
+    schedule (``lr_scheduler=e4srec``, say) is sized for the later model, not for the stage."""
     sub = copy.deepcopy(cfg)
     with open_dict(sub):
         sub.model = OmegaConf.create(OmegaConf.to_container(model, resolve=True))
         sub.trainer = OmegaConf.merge(cfg.trainer, {k: v for k, v in trainer.items() if v is not None})
         sub.logger = None
+        sub.lr_scheduler = None
         sub.resume = False
     return sub
 
