@@ -91,7 +91,7 @@ def test_every_budget_names_a_dataset_and_a_model(budget: str) -> None:
 def test_a_budget_applies_to_its_pair_only_and_the_command_line_wins(tmp_path: Path) -> None:
     default = compose_config(["model=sasrec"], tmp_path).trainer.max_epochs
     budgeted = compose_config(["model=llmseqprompt", "dataset=synthetic"], tmp_path).trainer
-    assert budgeted.max_epochs < default and budgeted.check_val_every_n_epoch == 2
+    assert budgeted.max_epochs < default and budgeted.check_val_every_n_epoch == 4
     assert compose_config(["model=llmseqprompt", "dataset=tiny"], tmp_path).trainer.max_epochs == default
     given = ["model=llmseqprompt", "dataset=synthetic", "trainer.max_epochs=3"]
     assert compose_config(given, tmp_path).trainer.max_epochs == 3

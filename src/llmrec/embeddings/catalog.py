@@ -4,8 +4,8 @@ Each generated title is matched exactly (after normalising case and whitespace);
 hallucination and maps to the nearest not-yet-chosen item by text embedding (through a
 :mod:`llmrec.embeddings.index` index). Duplicates are skipped, and the list is filled up to ``k`` with the
 nearest neighbours of its first item, skipping each row's ``exclude`` items (the prompt's items, as the
-official fill does: an evaluation that masks the history would drop them, leaving fewer than ``k``). Counts of exact matches,
-hallucinations and duplicates are kept for reporting.
+official fill does: an evaluation that masks the history would drop them, leaving fewer than ``k``).
+Counts of exact matches, hallucinations and duplicates are kept for reporting.
 """
 
 from __future__ import annotations

@@ -17,6 +17,11 @@ Departures from the paper:
 - Items outside the generated top-k tie at the bottom (ranked pessimistically by the evaluation).
 - Generation stops after as many tokens as the longest catalog title has, plus one for the end token
   (``max_new_tokens`` is only the upper bound).
+- The short list is filled with the first item's text neighbours that are not in the input row (the
+  official fill skips the prompt's items; here the whole row, which the evaluation masks).
+- On the embedded default (``dataset=synthetic``) the backbone is a stand-in: a tiny LLaMA with random
+  weights, trained whole (conf/budget/synthetic_llmseqprompt.yaml), since LoRA on a frozen random network
+  has nothing to adapt. Its numbers say the pipeline learns, not how a pretrained LLM would do.
 """
 
 from __future__ import annotations
