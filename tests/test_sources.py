@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -235,16 +236,12 @@ def test_custom_csv_and_rules(tmp_path: Path) -> None:
         CustomTable(root=str(tmp_path)).read()
 
 
-def test_custom_parquet_needs_pandas(tmp_path: Path) -> None:
-    pytest.importorskip("pytest")
+@pytest.mark.parametrize("missing", ["pandas", "pyarrow"])
+def test_custom_parquet_without_its_readers(missing: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # what an environment without it imports
     (tmp_path / "interactions.parquet").write_bytes(b"PAR1")
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        with pytest.raises(DataError, match="pip install pandas pyarrow"):
-            CustomTable(root=str(tmp_path), interactions_file="interactions.parquet").read()
-    else:
-        pytest.skip("pandas is installed; the missing-dependency message cannot be shown")
+    with pytest.raises(DataError, match=r"pip install 'llmrec\[parquet\]'"):
+        CustomTable(root=str(tmp_path), interactions_file="interactions.parquet").read()
 
 
 def test_gzip_detection_by_content(tmp_path: Path) -> None:

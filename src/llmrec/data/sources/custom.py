@@ -61,9 +61,10 @@ def _csv_rows(path: Path, columns: Sequence[str]) -> tuple[list[str], Iterator[R
 def _parquet_rows(path: Path, columns: Sequence[str]) -> tuple[list[str], Iterator[Row]]:
     try:
         import pandas as pd
+        import pyarrow  # noqa: F401  (pandas reads Parquet through it; the [parquet] extra)
     except ImportError:
         raise DataError(
-            f"{path}: Parquet needs pandas and pyarrow (pip install pandas pyarrow); or save it as CSV"
+            f"{path}: Parquet needs pandas and pyarrow (pip install 'llmrec[parquet]'); or save it as CSV"
         ) from None
     frame = pd.read_parquet(path)
     missing = [c for c in columns if c not in frame.columns]
