@@ -17,12 +17,15 @@ class SeqBatch(NamedTuple):
     users: (B,) user index, so evaluation can report per-user metrics and drop duplicates.
     new_targets: (B,) with overlapping training windows (``datamodule.window_stride``): a window trains on
         its last ``new_targets[b]`` targets only, the others being targets of another window; None: all.
+    candidates: (B, C) sampled negatives (``protocol=sampled``): the target is ranked against these
+        only; None: against the whole catalog.
     """
 
     items: Tensor
     seen: Tensor | None = None
     users: Tensor | None = None
     new_targets: Tensor | None = None
+    candidates: Tensor | None = None
 
 
 def trim_left_padding(rows: Tensor, keep: int = 2) -> Tensor:

@@ -58,7 +58,8 @@ def cache_key(source: Source, k_core: int) -> str:
 
 
 def _write_entry(data: SequenceData, directory: Path, key: str) -> None:
-    np.savez(directory / "data.npz", items=data.items, offsets=data.offsets)
+    times = {} if data.times is None else {"times": data.times}
+    np.savez(directory / "data.npz", items=data.items, offsets=data.offsets, **times)
     meta = {
         "key": key,
         "checksum": sha256_file(directory / "data.npz"),
@@ -68,6 +69,7 @@ def _write_entry(data: SequenceData, directory: Path, key: str) -> None:
         "notes": data.notes,
         "text_template": data.text_template,
         "empty_text": data.empty_text,
+        "has_times": data.times is not None,
         "stats": dataset_stats(data),
     }
     write_json_atomic(directory / "meta.json", meta, indent=None)
@@ -76,7 +78,8 @@ def _write_entry(data: SequenceData, directory: Path, key: str) -> None:
 def _read_entry(directory: Path) -> tuple[SequenceData, dict[str, Any]] | None:
     try:
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        if sha256_file(directory / "data.npz") != meta["checksum"]:
+        # an entry written before timestamps were kept ("has_times" missing) is rebuilt, under the same key
+        if sha256_file(directory / "data.npz") != meta["checksum"] or "has_times" not in meta:
             return None
         with np.load(directory / "data.npz", allow_pickle=False) as arrays:
             data = SequenceData(
@@ -88,6 +91,7 @@ def _read_entry(directory: Path) -> tuple[SequenceData, dict[str, Any]] | None:
                 notes=meta.get("notes", {}),
                 text_template=meta.get("text_template"),
                 empty_text=meta.get("empty_text", ""),
+                times=arrays["times"] if meta["has_times"] else None,
             )
     except (OSError, KeyError, ValueError, json.JSONDecodeError):
         return None
@@ -106,7 +110,7 @@ def load_sequence_data(source: Source, k_core: int, cache_dir: Path | None) -> t
         if cached is not None:
             log.info("%s: read processed data from cache %s", source.name, entry)
             return cached[0], fingerprint
-        log.warning("%s: cache entry %s is corrupted; rebuilding it", source.name, entry)
+        log.warning("%s: cache entry %s is corrupted or outdated; rebuilding it", source.name, entry)
         shutil.rmtree(entry, ignore_errors=True)
     data = build_sequence_data(source.read(), k_core, source.name)
     tmp = make_temp_dir(cache_dir, prefix=f".{fingerprint}.")

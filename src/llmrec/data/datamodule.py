@@ -71,7 +71,9 @@ class WindowDataset(Dataset):
 
 
 class EvalDataset(Dataset):
-    """Rows ending in the target, plus each user's history (padded per batch) for masking.
+    """Rows ending in the target, plus each user's history (padded per batch) for masking; ``users`` the
+    user of each row (default: row i is user i), ``candidates`` each row's sampled negatives (sampled
+    ranking) or None (full ranking).
 
     Validation asks for the same batches every epoch, so built batches are kept and handed out again
     (building one gathers its users' whole histories: ~15% of an ML-1M-sized evaluation pass). The cache
@@ -79,9 +81,17 @@ class EvalDataset(Dataset):
     """
 
     def __init__(
-        self, rows: np.ndarray, history: np.ndarray, offsets: np.ndarray, mask_history: bool
+        self,
+        rows: np.ndarray,
+        history: np.ndarray,
+        offsets: np.ndarray,
+        mask_history: bool,
+        users: np.ndarray | None = None,
+        candidates: np.ndarray | None = None,
     ) -> None:
         self.rows = torch.from_numpy(rows)
+        self.users = torch.from_numpy(users if users is not None else np.arange(len(rows)))
+        self.candidates = None if candidates is None else torch.from_numpy(candidates)
         self.history = torch.from_numpy(history)
         self.offsets = torch.from_numpy(offsets)
         self.lengths = self.offsets[1:] - self.offsets[:-1]  # history lengths; rows grow with them
@@ -104,11 +114,14 @@ class EvalDataset(Dataset):
         return batch
 
     def _build(self, indices: list[int]) -> SeqBatch:
-        users = torch.as_tensor(indices)
-        rows = trim_left_padding(self.rows.index_select(0, users))
+        index = torch.as_tensor(indices)
+        rows = trim_left_padding(self.rows.index_select(0, index))
+        users = self.users.index_select(0, index)
+        if self.candidates is not None:  # sampled ranking: candidates never hold the history
+            return SeqBatch(items=rows, users=users, candidates=self.candidates.index_select(0, index))
         if not self.mask_history:
             return SeqBatch(items=rows, users=users)
-        starts, ends = self.offsets.index_select(0, users), self.offsets.index_select(0, users + 1)
+        starts, ends = self.offsets.index_select(0, index), self.offsets.index_select(0, index + 1)
         lengths = ends - starts
         width = max(int(lengths.max()), 1)
         column = torch.arange(width)
@@ -146,6 +159,7 @@ class SequenceDataModule(pl.LightningDataModule):
         eval_by_length: bool = False,
         train_windows: str = "all",
         window_stride: int | None = None,
+        candidates: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         if train_windows not in ("all", "recent", "prefixes"):
@@ -169,11 +183,18 @@ class SequenceDataModule(pl.LightningDataModule):
             positions, users, new_targets = split.sliding_window_positions(max_len, window_stride)
         else:
             positions, users = split.train_window_positions(max_len, recent_only=train_windows == "recent")
-        check_train_positions(split.data.offsets, positions, users)  # on the windows actually used
+        # on the windows actually used: inside each user's training part, none of a held-out user
+        check_train_positions(split.data.offsets, positions, users, split.train_bounds()[1])
         windows = split.items_at(positions)
         self.train_set = WindowDataset(windows, new_targets)
-        self.val_set = EvalDataset(*split.eval_rows("val", max_len), mask_history=mask_history)
-        self.test_set = EvalDataset(*split.eval_rows("test", max_len), mask_history=mask_history)
+        self.val_set = self._eval_set(split, "val", candidates)
+        self.test_set = self._eval_set(split, "test", candidates)
+
+    def _eval_set(self, split: LeaveOneOut, stage: str, candidates: np.ndarray | None) -> EvalDataset:
+        users = split.eval_users(stage)
+        negatives = None if candidates is None else candidates[users]
+        rows = split.eval_rows(stage, self.max_len)
+        return EvalDataset(*rows, mask_history=self.mask_history, users=users, candidates=negatives)
 
     def _loader(self, dataset: Dataset, batch_size: int, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(

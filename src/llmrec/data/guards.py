@@ -14,16 +14,21 @@ from llmrec.errors import DataError
 _SPLIT_FIELD = re.compile(r"user|split|target|label|test|valid|rating|history", re.IGNORECASE)
 
 
-def check_train_positions(offsets: np.ndarray, positions: np.ndarray, users: np.ndarray) -> None:
+def check_train_positions(
+    offsets: np.ndarray, positions: np.ndarray, users: np.ndarray, train_ends: np.ndarray | None = None
+) -> None:
     """Every non-padding position (-1 = padding) of every training window must lie in its own user's
-    training part ``[start, end - 2)``: never a validation or test target, never another user's item."""
+    training part ``[start, train_end)`` (leave-one-out: ``end - 2``; a held-out user's part is empty):
+    never a validation or test target or a held-out user's item, never another user's item."""
     if positions.shape[0] != users.shape[0]:
         raise DataError(f"{positions.shape[0]} training windows but {users.shape[0]} window users")
     starts, ends = offsets[users][:, None], offsets[users + 1][:, None]
+    train_ends = ends - 2 if train_ends is None else train_ends[users][:, None]
     real = positions >= 0
-    eval_target = real & (positions >= ends - 2) & (positions < ends)
+    eval_target = real & (positions >= train_ends) & (positions < ends)
     foreign = real & ((positions < starts) | (positions >= ends))
-    for bad, what in ((eval_target, "a validation or test target"), (foreign, "another user's item")):
+    evaluated = "a validation or test target (or a held-out user's item)"
+    for bad, what in ((eval_target, evaluated), (foreign, "another user's item")):
         if bad.any():
             row = int(np.argwhere(bad)[0][0])
             raise DataError(

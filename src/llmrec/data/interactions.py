@@ -27,6 +27,7 @@ class Interactions:
     notes: dict[str, int] = field(default_factory=dict)
     text_template: str | None = None
     empty_text: str = ""
+    times: list[list[float]] | None = None  # unix seconds per interaction, as ``sequences``; None: no times
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SequenceData:
     notes: dict[str, int] = field(default_factory=dict)  # counts from the readers' rules and k-core
     text_template: str | None = None  # e.g. "{title} | {brand}"; None joins every field
     empty_text: str = ""  # marker for an item without any text
+    times: np.ndarray | None = None  # (total interactions,) float64 unix seconds; None: files had none
 
     @property
     def num_users(self) -> int:

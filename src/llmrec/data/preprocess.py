@@ -84,6 +84,11 @@ def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset
     )
     notes = {**raw.notes, "read_users": len(raw.sequences), "read_items": len(item_names)}
     notes["read_interactions"] = int(item.size)
+    times = (
+        None
+        if raw.times is None
+        else np.fromiter((t for s in raw.times for t in s), dtype=np.float64, count=item.size)[keep]
+    )
     return SequenceData(
         items=items,
         offsets=offsets,
@@ -93,4 +98,5 @@ def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset
         notes=notes,
         text_template=raw.text_template,
         empty_text=raw.empty_text,
+        times=times,
     )

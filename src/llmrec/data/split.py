@@ -4,6 +4,10 @@ Per user (oldest first): the last item is the test target, the second to last th
 the rest the training part. Validation input = the training part; test input = training part +
 validation item, both truncated to the last ``max_len`` items. Training windows are cut from the
 training part only, so no validation or test position is ever a training input or target.
+
+A split is two sets of bounds over each user's sequence (``data.items[offsets[u]:offsets[u+1]]``): the
+training part ``[start, train_end)`` and, per evaluation stage, which users are evaluated and where their
+target sits. Other protocols (:class:`llmrec.data.holdout.UserHoldout`) override those two methods only.
 """
 
 from __future__ import annotations
@@ -53,6 +57,23 @@ class LeaveOneOut:
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return self.data.offsets[:-1], self.data.offsets[1:]
 
+    def train_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(U,) start and exclusive end of each user's training part (empty for a user not trained on)."""
+        starts, ends = self._bounds()
+        return starts, ends - 2
+
+    def eval_bounds(self, stage: str) -> tuple[np.ndarray, np.ndarray]:
+        """For 'val' or 'test': the evaluated users and the exclusive end of each one's target row (the
+        target is ``items[end - 1]``, its input the items before it)."""
+        _, ends = self._bounds()
+        return np.arange(len(ends)), ends - 1 if stage == "val" else ends
+
+    @property
+    def num_train_users(self) -> int:
+        """Users with at least one training item."""
+        starts, train_ends = self.train_bounds()
+        return int((train_ends > starts).sum())
+
     def train_window_positions(
         self, max_len: int, recent_only: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -74,8 +95,7 @@ class LeaveOneOut:
         only (``stride``; all of its own for the earliest window), so every training position is still a
         target exactly once, and its prediction sees up to ``max_len - stride`` more items before it than
         in non-overlapping tiles. Returns (positions, user of each window, new targets of each window)."""
-        starts, ends = self._bounds()
-        train_end = ends - 2
+        starts, train_end = self.train_bounds()
         targets = train_end - starts - 1  # a part of n items has n-1 targets
         extra = -(-np.maximum(targets - max_len, 0) // stride)  # windows before the one at the start
         counts = np.where(targets > 0, 1 + extra, 0)
@@ -88,8 +108,8 @@ class LeaveOneOut:
         """One window per training target (a position with at least one item before it), ending at that
         target: RecBole's training samples, one prefix each. Same layout as
         :meth:`train_window_positions`; with a last-position loss each target is trained once."""
-        starts, ends = self._bounds()
-        counts = np.maximum(ends - 2 - starts - 1, 0)
+        starts, train_end = self.train_bounds()
+        counts = np.maximum(train_end - starts - 1, 0)
         users, step = _repeat_users(counts)
         return _windows_ending_at(starts[users] + 2 + step, starts[users], max_len), users
 
@@ -103,10 +123,10 @@ class LeaveOneOut:
         return self.items_at(positions), users
 
     def eval_rows(self, stage: str, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For 'val' or 'test': (U, max_len+1) rows whose last column is the target, and the history
-        (items before the target) as (flat items, offsets) for masking."""
-        starts, ends = self._bounds()
-        target_end = ends - 1 if stage == "val" else ends  # exclusive end; target = items[target_end - 1]
+        """For 'val' or 'test': (users, max_len+1) rows whose last column is the target, and the history
+        (items before the target) as (flat items, offsets) for masking; rows follow :meth:`eval_users`."""
+        users, target_end = self.eval_bounds(stage)  # exclusive end; target = items[target_end - 1]
+        starts = self._bounds()[0][users]
         rows = gather_windows(self.data.items, starts, target_end, max_len + 1)
         history_len = target_end - 1 - starts
         history_offsets = np.zeros(len(starts) + 1, dtype=np.int64)
@@ -114,8 +134,12 @@ class LeaveOneOut:
         history = self.data.items[concat_ranges(starts, history_len)]
         return rows, history, history_offsets
 
+    def eval_users(self, stage: str) -> np.ndarray:
+        """The users evaluated at 'val' or 'test', in the order of :meth:`eval_rows`."""
+        return self.eval_bounds(stage)[0]
+
     def train_item_counts(self) -> np.ndarray:
         """(N+1,) interaction count of each item in the training parts (index 0 = padding, always 0)."""
-        starts, ends = self._bounds()
-        lengths = np.maximum(ends - 2 - starts, 0)
+        starts, train_ends = self.train_bounds()
+        lengths = np.maximum(train_ends - starts, 0)
         return np.bincount(self.data.items[concat_ranges(starts, lengths)], minlength=self.num_items + 1)

@@ -1,4 +1,5 @@
-"""Accumulates full-ranking results over evaluation batches and turns them into metrics."""
+"""Accumulates ranking results over evaluation batches and turns them into metrics: full-catalog ranking,
+or, where a batch carries sampled candidates (``protocol=sampled``), ranking among those candidates."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from torch import Tensor
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.evaluation.metrics import beyond_accuracy, mask_scores, rank_metrics
+from llmrec.evaluation.metrics import beyond_accuracy, mask_scores, rank_metrics, sampled_ranks
 from llmrec.evaluation.ranking import Workspace, rank_and_top_k
 
 
@@ -33,8 +34,15 @@ def _first_per_user(users: Tensor, *columns: Tensor) -> tuple[Tensor, ...]:
     return users[first], *(column[first] for column in columns)
 
 
+def _pad_columns(lists: Tensor, k: int) -> Tensor:
+    """(B, k) lists, -1 in the columns past the candidates (fewer candidates than k)."""
+    missing = k - lists.shape[1]
+    return lists if missing <= 0 else torch.cat([lists, lists.new_full((lists.shape[0], missing), -1)], 1)
+
+
 class RankingEvaluator:
-    """Ranks each target against the whole catalog; keeps per-user ranks and top-k lists on the CPU.
+    """Ranks each target against the whole catalog (or its batch's sampled candidates); keeps per-user
+    ranks and top-k lists on the CPU. With candidates, the top-k lists hold the best-scored candidates.
 
     ``export_k``: also keep each user's top ``export_k`` items and their scores (history masked as for
     the metrics), for ``eval.export_topk``; None (the default) keeps nothing more, since a (users, K)
@@ -60,10 +68,16 @@ class RankingEvaluator:
         """Rank one batch of scores (B, N+1) against the whole catalog, history masked.
         ``disposable``: the caller will not read ``scores`` again, so ranking may overwrite them."""
         targets = batch.items[:, -1]
-        if self.export_k is not None:  # before ranking, which may overwrite disposable scores
-            self._export.append(self._top_items(scores, targets, batch.seen, self.export_k))
         k = max(self.ks)
-        ranks, lists = rank_and_top_k(scores, targets, batch.seen, k, self.workspace, disposable)
+        if batch.candidates is not None:  # protocol=sampled: the target against its negatives only
+            ranks, ranked = sampled_ranks(scores, targets, batch.candidates)
+            lists = _pad_columns(ranked[:, :k], k)
+            if self.export_k is not None:
+                self._export.append(self._top_candidates(scores, ranked, self.export_k))
+        else:
+            if self.export_k is not None:  # before ranking, which may overwrite disposable scores
+                self._export.append(self._top_items(scores, targets, batch.seen, self.export_k))
+            ranks, lists = rank_and_top_k(scores, targets, batch.seen, k, self.workspace, disposable)
         self._ranks.append(ranks.cpu())
         self._lists.append(lists.cpu())
         users = batch.users if batch.users is not None else torch.full_like(targets, -1)
@@ -74,6 +88,13 @@ class RankingEvaluator:
         """(B, k) item ids and scores of the masked matrix the metrics rank (item -1: not rankable)."""
         values, items = torch.topk(mask_scores(scores, targets, seen), min(k, scores.shape[1]), dim=1)
         return torch.where(torch.isneginf(values), -1, items).cpu(), values.cpu()
+
+    @staticmethod
+    def _top_candidates(scores: Tensor, ranked: Tensor, k: int) -> tuple[Tensor, Tensor]:
+        """(B, k) best-scored candidates and their scores (item -1: fewer than k candidates)."""
+        items = _pad_columns(ranked[:, :k], k)
+        values = scores.float().gather(1, items.clamp(min=0))
+        return items.cpu(), torch.where(items < 0, float("-inf"), values).cpu()
 
     def local_state(self) -> tuple[Tensor, ...]:
         """This process's (users, ranks, top-k lists[, export items, export scores]), concatenated:

@@ -59,6 +59,26 @@ def top_k(masked: Tensor, k: int) -> Tensor:
     return torch.where(torch.isneginf(values), -1, items)
 
 
+def sampled_ranks(scores: Tensor, targets: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
+    """Sampled ranking (``protocol=sampled``): each target against its row's negatives (B, C) only.
+
+    Returns the (B,) 0-based pessimistic rank of the target among its 1 + C candidates (negatives scoring
+    strictly higher + negatives scoring equal; negatives never include the target or the history) and the
+    (B, 1 + C) candidates by descending score, target included: the top-k lists of the beyond-accuracy
+    metrics are their first k columns (ties in candidate order, the target first)."""
+    if torch.isnan(scores).any():
+        raise NonFiniteScoresError(
+            "the model produced NaN scores; evaluation refuses to rank them (check the learning rate, "
+            "or the model's inputs for an empty or all-padding sequence)"
+        )
+    candidates = torch.cat([targets.unsqueeze(1), negatives], dim=1)  # (B, 1 + C), the target first
+    picked = scores.float().gather(1, candidates)  # (B, 1 + C)
+    target_scores = picked[:, :1]
+    ranks = (picked[:, 1:] >= target_scores).sum(dim=1)  # higher, plus ties counted against the target
+    order = torch.sort(picked, dim=1, descending=True, stable=True).indices
+    return ranks, candidates.gather(1, order)
+
+
 def rank_metrics(ranks: Tensor, ks: Sequence[int]) -> dict[str, Tensor]:
     """Per-user HR@k, NDCG@k and MRR@k from 0-based ranks (one relevant item per user)."""
     ranks = ranks.double()

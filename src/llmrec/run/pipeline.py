@@ -27,6 +27,7 @@ from llmrec.models.base import SequentialRecommender
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.run.lr_schedule import attach_optimization
+from llmrec.run.protocols import Protocol, build_protocol
 from llmrec.run.results import code_version, write_results
 from llmrec.run.resume import find_resume_checkpoint
 from llmrec.run.stages import pop_stages, run_model_stages
@@ -43,6 +44,7 @@ class PreparedData:
     split: LeaveOneOut
     max_len: int
     datamodule: Any  # a LightningDataModule built from cfg.datamodule
+    protocol: Protocol | None = None  # the evaluation protocol (cfg.protocol) the split follows
 
 
 @dataclass
@@ -66,15 +68,22 @@ def check_eval(cfg: DictConfig) -> tuple[list[int], int | None]:
 
 
 def prepare_data(cfg: DictConfig) -> PreparedData:
-    """Source -> processed (cached) sequences -> leave-one-out split -> data module."""
+    """Source -> processed (cached) sequences -> the protocol's split (and candidates) -> data module."""
     source = build(cfg.dataset.source)
     cache_dir = Path(cfg.paths.cache_dir) / "datasets" if cfg.dataset.get("cache", True) else None
     data, fingerprint = load_sequence_data(source, as_int(cfg.dataset.k_core, "dataset.k_core"), cache_dir)
-    split = LeaveOneOut(data)
+    protocol = build_protocol(cfg, data, fingerprint)
+    split = protocol.split
     max_len = as_int(cfg.dataset.max_len, "dataset.max_len")
     # A partial, so the split object passes as-is (instantiate would turn a dataclass into a config).
-    datamodule = call_checked(build(cfg.datamodule, _partial_=True), split=split, max_len=max_len)
-    return PreparedData(data, fingerprint, split, max_len, datamodule)
+    datamodule = call_checked(
+        build(cfg.datamodule, _partial_=True),
+        split=split,
+        max_len=max_len,
+        mask_history=protocol.mask_history,
+        candidates=protocol.candidates,
+    )
+    return PreparedData(data, fingerprint, split, max_len, datamodule, protocol)
 
 
 def build_model(cfg: DictConfig, num_items: int, max_len: int) -> SequentialRecommender:
@@ -100,7 +109,7 @@ def setup_model(cfg: DictConfig, prepared: PreparedData, ks: list[int]) -> Seque
         )
     counts = torch.from_numpy(prepared.split.train_item_counts()).float()
     model.bind_data(counts, check_item_text(data.item_text(), data.num_items, list(data.item_fields)))
-    model.evaluator = RankingEvaluator(ks, counts, data.num_users)
+    model.evaluator = RankingEvaluator(ks, counts, prepared.split.num_train_users)
     return model
 
 
@@ -182,6 +191,7 @@ def assemble_results(
     """``results.json``: labels, metrics, per-user test ranks, timings, sizes, the checkpoint tested, the
     resolved config and the code version."""
     data = prepared.data
+    protocol = prepared.protocol or build_protocol(cfg, data, prepared.fingerprint)
     return {
         "status": "ok",
         "model": str(cfg.model.get("name", cfg.model._target_.rsplit(".", 1)[-1])),
@@ -196,7 +206,9 @@ def assemble_results(
             "users": data.num_users,
             "items": data.num_items,
             "interactions": data.num_interactions,
+            **protocol.users_per_split(),
         },
+        "protocol": protocol.params,
         "best_checkpoint": best,
         "config": OmegaConf.to_container(cfg, resolve=True),
     }

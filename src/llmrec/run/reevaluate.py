@@ -33,6 +33,7 @@ from llmrec.run.pipeline import (
     prepare_data,
     setup_model,
 )
+from llmrec.run.protocols import protocol_settings
 from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
@@ -106,8 +107,29 @@ def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
                 f"{override!r} cannot be parsed ({type(error).__name__}); e.g. eval.ks=[1,5]"
             ) from None
         OmegaConf.update(cfg, key, value, force_add=True)
-    if "mask_history" in cfg.datamodule:  # saved resolved: ${eval.mask_history} no longer follows eval
-        cfg.datamodule.mask_history = cfg.eval.mask_history
+        if key == "eval.mask_history":
+            _follow_mask_override(cfg, value)
+
+
+def _follow_mask_override(cfg: DictConfig, mask: Any) -> None:
+    """``eval.mask_history=<bool>`` on a saved run switches its protocol to the masked or unmasked form
+    of the same split (loo <-> loo_unmasked, user_holdout's mask_history); sampled ranking has no
+    history to mask."""
+    if not isinstance(mask, bool):
+        raise ConfigError(f"eval.mask_history must be true or false, got {mask!r}")
+    name = protocol_settings(cfg)["name"] if "protocol" in cfg else "loo"
+    if name == "sampled":
+        raise ConfigError(
+            "protocol=sampled ranks sampled candidates, never the history: eval.mask_history does not apply"
+        )
+    if name == "user_holdout":
+        cfg.protocol.mask_history = mask
+    else:
+        OmegaConf.update(
+            cfg, "protocol", {"name": "loo" if mask else "loo_unmasked", "mask_history": mask}, force_add=True
+        )
+    if "mask_history" in cfg.datamodule:  # a config saved when the data module read eval.mask_history
+        cfg.datamodule.mask_history = mask
 
 
 def restore(run_dir: Path, overrides: list[str] | None = None) -> Restored:
@@ -126,6 +148,7 @@ def restore(run_dir: Path, overrides: list[str] | None = None) -> Restored:
             f"the data changed since {run_dir} was trained (dataset fingerprint {prepared.fingerprint} now, "
             f"{trained_on} then); restore the dataset files it used or train again"
         )
+    _check_same_candidates(results, prepared, run_dir)
     model = setup_model(cfg, prepared, ks)
     if model.requires_training and checkpoint is None:
         raise LlmrecError(f"{run_dir} has no checkpoint of its trained model; re-run the training")
@@ -134,6 +157,17 @@ def restore(run_dir: Path, overrides: list[str] | None = None) -> Restored:
         model.load_state_dict(_checkpoint_state(checkpoint))
     model.eval()
     return Restored(run_dir, results, cfg, prepared, model, checkpoint)
+
+
+def _check_same_candidates(results: dict[str, Any], prepared: PreparedData, run_dir: Path) -> None:
+    """A sampled run is evaluated again against the very candidates it was tested on."""
+    then = (results.get("protocol") or {}).get("candidates_sha256")
+    now = prepared.protocol.params.get("candidates_sha256") if prepared.protocol else None
+    if then is not None and now != then:
+        raise LlmrecError(
+            f"the sampled candidates of {run_dir} cannot be rebuilt (checksum {now} now, {then} then): the "
+            f"sample file or the stored candidates changed; restore them or train again"
+        )
 
 
 def _checkpoint_state(path: Path) -> dict[str, Any]:

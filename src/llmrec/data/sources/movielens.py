@@ -39,8 +39,10 @@ def read_ratings(path: Path) -> Interactions:
             )
         rows.setdefault(parts[0], []).append((int(parts[3]), number, parts[1]))
     users = list(rows)
-    sequences = [[item for _, _, item in sorted(rows[u])] for u in users]  # (timestamp, line): stable ties
-    return Interactions(users=users, sequences=sequences)
+    ordered = [sorted(rows[u]) for u in users]  # (timestamp, line): stable ties
+    sequences = [[item for _, _, item in events] for events in ordered]
+    times = [[float(time) for time, _, _ in events] for events in ordered]
+    return Interactions(users=users, sequences=sequences, times=times)
 
 
 def read_movies(path: Path) -> dict[str, dict[str, str]]:

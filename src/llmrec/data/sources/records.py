@@ -126,9 +126,12 @@ def sequences_from_events(events: Iterable[tuple[str, str, float]], source: Path
     if not per_user:
         raise DataError(f"{source} holds no interactions; check that it is the right file")
     users = list(per_user)
-    sequences = [[item for _, _, item in sorted(per_user[u])] for u in users]  # (time, file order)
+    ordered = [sorted(per_user[u]) for u in users]  # (time, file order)
     return Interactions(
-        users=users, sequences=sequences, notes={"duplicate_interactions_dropped": duplicates}
+        users=users,
+        sequences=[[item for _, _, item in events] for events in ordered],
+        notes={"duplicate_interactions_dropped": duplicates},
+        times=[[time for time, _, _ in events] for events in ordered],
     )
 
 
