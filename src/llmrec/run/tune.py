@@ -1,0 +1,37 @@
+"""``python -m llmrec.tune``: an equal tuning budget per model, chosen on validation only.
+
+1. Compose llmrec's config from the overrides and read the model's search space
+   (``conf/hparams_search/<model>.yaml``); a bad setting or an unknown key fails here, before any trial.
+2. Run the Optuna study (:mod:`llmrec.run.tune_study`): ``tune.trials`` trials for every model (TPE with a
+   fixed seed; a grid space tries its grid once; an empty space one trial), each fit on train and scored
+   on validation (:mod:`llmrec.run.tune_trial`), pruned on validation, a failed one recorded and skipped.
+   The study is stored in ``<tune.dir>/study.db``, so the same command resumes an interrupted run.
+3. Train the best trial's parameters again over ``tune.seeds`` seeds with the full pipeline, test
+   included (:mod:`llmrec.run.tune_best`), and write ``<tune.dir>/tuning.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmrec.run.tune_best import rerun_best, summary, write_summary
+from llmrec.run.tune_settings import TuneSettings
+from llmrec.run.tune_study import best_trial, open_study, prepare, run_study
+
+
+def tune(settings: TuneSettings) -> dict[str, Any]:
+    """Steps 1-3 above; returns the content of ``tuning.json`` (also written after the study, so a failure
+    of the re-runs still leaves the trials on record)."""
+    job = prepare(settings)
+    study = open_study(job)
+    print(f"browse the study: {job.dashboard}")
+    run_study(job, study)
+    content = summary(job, study)
+    path = write_summary(job, content)
+    best = best_trial(study)
+    content["best"] = {"number": best.number, "params": best.params, "value": best.value}
+    print(f"best trial {best.number}: {job.cfg.eval.monitor}={best.value:.4f} {best.params}")
+    content["seeds"] = rerun_best(job, best.params)
+    write_summary(job, content)
+    print(f"tuning: {path}")
+    return content
