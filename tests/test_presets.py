@@ -1,9 +1,8 @@
-"""Every experiment preset composes, and each model it sweeps instantiates under it; the Optuna search
-composes when its sweeper plugin is installed."""
+"""Every experiment preset composes, and each model it sweeps instantiates under it (the tuner's search
+spaces are checked in test_tune.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -46,14 +45,6 @@ def test_every_swept_model_builds_under_the_preset(experiment: str, tmp_path: Pa
 def test_presets_name_their_datasets(tmp_path: Path) -> None:
     assert compose_config(["experiment=baselines_beauty"], tmp_path).dataset.name == "beauty"
     assert compose_config(["experiment=ml1m_baselines"], tmp_path).dataset.max_len == 200
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("optuna") is None, reason="optional extra [optuna] not installed"
-)
-def test_optuna_search_composes(tmp_path: Path) -> None:
-    cfg = compose_config(["hparams_search=sasrec_optuna"], tmp_path)
-    assert cfg.eval.monitor == "val/ndcg_10" and cfg.model.name == "sasrec"
 
 
 def test_e4srec_paper_preset_holds_the_papers_setting(tmp_path: Path) -> None:
