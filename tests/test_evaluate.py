@@ -61,7 +61,7 @@ def test_other_cutoffs_unmasked_and_export(trained: Path, tmp_path: Path) -> Non
     results = _read(folder / "results.json")
     assert set(results["metrics"]["test"]) >= {"hr_1", "ndcg_3"} and "hr_10" not in results["metrics"]["test"]
     assert results["evaluation"]["eval"]["mask_history"] is False
-    assert results["config"]["datamodule"]["mask_history"] is False  # the loaders really unmasked
+    assert results["protocol"] == {"name": "loo_unmasked", "mask_history": False}  # the loaders unmasked
     assert results["topk_export"]["k"] == 4 and (folder / results["topk_export"]["file"]).is_file()
     assert not list(run_dir.glob("topk_test.*"))  # the run's own folder is left as it was
     assert main([f"run_dir={run_dir}", "eval.ks=[1,3]", "eval.mask_history=false"]) == 0

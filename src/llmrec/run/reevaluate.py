@@ -39,6 +39,7 @@ from llmrec.run.results import RESULTS_FILE, code_version, write_results
 EVALUATIONS = "evaluations"
 ALLOW_CODE_CHANGE = "allow_code_change"  # the flag that accepts a run trained by another code version
 EDITABLE = ("eval.", "datamodule.eval_batch_size")
+NULLABLE = ("eval.export_topk", "eval.mask_history")  # settings whose saved value may be null
 
 
 @dataclass
@@ -97,7 +98,7 @@ def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
         key, sep, _ = override.partition("=")
         if not sep or not key.startswith(EDITABLE):
             raise ConfigError(f"{override!r}: only eval.* overrides (key=value) change a re-evaluation")
-        if OmegaConf.select(cfg, key, default=None) is None and key != "eval.export_topk":
+        if OmegaConf.select(cfg, key, default=None) is None and key not in NULLABLE:
             known = sorted(f"eval.{name}" for name in cfg.eval)
             raise ConfigError(f"{key} is not a setting of this run; known: {known}")
         try:
