@@ -20,6 +20,21 @@ from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
 from llmrec.evaluation.evaluator import RankingEvaluator
 
+# Which positions of a training window a model's loss trains on (``train_targets``), as the sample schema
+# of the study sets it (conf/samples/, ``${samples.targets}`` in every trainable model's config).
+SCHEMAS_BY_TARGETS: dict[str, tuple[str, ...]] = {"all": ("tiled", "last_n"), "last": ("prefixes",)}
+
+
+def check_train_targets(model: str, value: object, supported: tuple[str, ...] = ("all", "last")) -> str:
+    """``value`` if ``model`` can train on it, else one error naming the schemas ``model`` supports."""
+    if value not in supported:
+        schemas = ", ".join(f"samples={s}" for t in supported for s in SCHEMAS_BY_TARGETS[t])
+        raise ConfigError(
+            f"{model} cannot train with train_targets={value!r}: it supports {list(supported)} "
+            f"({schemas}); choose one of those schemas"
+        )
+    return str(value)
+
 
 class LrSchedule(Protocol):
     """Builds the learning-rate scheduler of an optimizer, sized from the trainer (stepped per step)."""

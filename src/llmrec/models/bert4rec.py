@@ -8,6 +8,10 @@ Departures from the paper:
   then the item embedding table (tied) plus a bias.
 - Besides random cloze masking, a share of windows (``last_item_prob``) masks only the last item, the
   task seen at evaluation; every window has at least one masked position.
+- Training samples (``train_targets``, from the study's ``samples``): with ``all`` (``samples=tiled`` or
+  ``last_n``) the cloze masks above are drawn over every position of the windows; with ``last``
+  (``samples=prefixes``) only the last item of each window (its target) is masked: one next-item target
+  per window, as for the other models, and ``mask_prob`` / ``last_item_prob`` have no effect.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
-from llmrec.models.base import SequentialRecommender
+from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.blocks import BlockFactory, PostNormBlock
 from llmrec.models.layers.encoder import SequenceEncoder
 from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
@@ -43,8 +47,10 @@ class BERT4Rec(SequentialRecommender):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         item_init: ItemInit | None = None,
+        train_targets: str = "all",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
+        self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
         if not 0.0 < mask_prob < 1.0:
             raise ConfigError(f"model.mask_prob must be in (0, 1), got {mask_prob}; e.g. model.mask_prob=0.2")
         if not 0.0 <= last_item_prob <= 1.0:
@@ -83,14 +89,20 @@ class BERT4Rec(SequentialRecommender):
         h = self.head(self.encoder(torch.cat([item_seq, mask], dim=1))[:, -1])  # (B, D); last max_len
         return h @ self._item_table().T + self.bias  # (B, N+1)
 
-    def loss(self, batch: SeqBatch) -> Tensor:
-        items = batch.items[:, 1:]  # (B, L)
+    def cloze_mask(self, items: Tensor) -> Tensor:
+        """(B, L) positions of windows ``items`` (B, L) to mask and predict."""
         real = items != 0
+        last = torch.zeros_like(real)
+        last[:, -1] = real[:, -1]
+        if self.last_target_only:  # samples=prefixes: the window's target only
+            return last
         masked = (torch.rand(items.shape, device=items.device) < self.mask_prob) & real
         last_only = torch.rand(items.shape[0], 1, device=items.device) < self.last_item_prob
-        last = torch.zeros_like(masked)
-        last[:, -1] = real[:, -1]
-        masked = torch.where(last_only | ~masked.any(dim=1, keepdim=True), last, masked)
+        return torch.where(last_only | ~masked.any(dim=1, keepdim=True), last, masked)
+
+    def loss(self, batch: SeqBatch) -> Tensor:
+        items = batch.items[:, 1:]  # (B, L)
+        masked = self.cloze_mask(items)
         inputs = torch.where(masked, self.mask_token, items)
         h = self.head(self.encoder(inputs)[masked])  # (M, D)
         return self.objective(h, items[masked], self._item_table(), self.bias)

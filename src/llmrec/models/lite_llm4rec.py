@@ -18,6 +18,9 @@ part tiled into windows of ``max_len + 1`` items, :meth:`LeaveOneOut.train_windo
   windows, sum over users of ceil((training-part length - 1) / max_len); that is one example per user per
   epoch for every user whose training part fits in one window (length <= max_len + 1).
 On Amazon Beauty (5-core, max_len 50): full = 131,413 examples per epoch, sample = 22,512 (22,363 users).
+These are the positions of ``train_targets: all`` (``samples=tiled``; ``samples=last_n`` has one window per
+user), ``sample`` a subsampling of them. ``train_targets: last`` (``samples=prefixes``, one window per
+target) trains on each window's last position only, whatever ``train_positions`` says.
 
 Departures and choices (the paper leaves these open or has no public code):
 - Item LLM: the embedded default is the frozen MiniLM (all-MiniLM-L6-v2, the shared text encoder and its
@@ -56,7 +59,7 @@ from torch.utils.checkpoint import checkpoint
 from llmrec.checks import positive_ints
 from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
-from llmrec.models.base import SequentialRecommender
+from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
@@ -77,10 +80,14 @@ def fill_empty_texts(texts: list[str], empty_text: str) -> tuple[list[str], int]
 
 
 def training_examples(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
-    """Prefixes (E, L) left-padded, and their targets (E,), from windows ``items`` (B, L+1)."""
+    """Prefixes (E, L) left-padded, and their targets (E,), from windows ``items`` (B, L+1); ``mode``:
+    ``full`` every position, ``sample`` one random position per window, ``last`` the last position."""
     inputs, targets = items[:, :-1], items[:, 1:]  # (B, L) each
     valid = (inputs != 0) & (targets != 0)  # a position with an item before it and a target
-    if mode == "sample":
+    if mode == "last":
+        chosen = valid.clone()
+        chosen[:, :-1] = False
+    elif mode == "sample":
         pick = torch.multinomial(valid.float() + 1e-12 * (~valid.any(1, keepdim=True)), 1)  # (B, 1)
         chosen = torch.zeros_like(valid).scatter_(1, pick, True) & valid
     else:
@@ -107,8 +114,10 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
         empty_text: str = "[no text]",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        train_targets: str = "all",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
+        last = check_train_targets(type(self).__name__, train_targets) == "last"
         if train_positions not in TRAIN_POSITIONS:
             raise ConfigError(
                 f"model.train_positions={train_positions!r} is not one of {TRAIN_POSITIONS} "
@@ -118,6 +127,7 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
         self.item_llm, self.rec_spec = item_llm, rec_llm
         self.item_dim, self.head_hidden, self.dropout = item_dim, head_hidden, dropout
         self.train_positions, self.empty_text = train_positions, empty_text
+        self.example_mode = "last" if last else train_positions  # training_examples' mode
         self.empty_items = 0
         self.rec: Any = None
         self.projection: nn.Module | None = None
@@ -203,7 +213,7 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
         return scores
 
     def loss(self, batch: SeqBatch) -> Tensor:
-        prefixes, targets = training_examples(batch.items, self.train_positions)  # (E, L), (E,)
+        prefixes, targets = training_examples(batch.items, self.example_mode)  # (E, L), (E,)
         if targets.numel() == 0:
             raise ConfigError("no training window has two items; check dataset.max_len and the data")
         return F.cross_entropy(self(prefixes), targets)

@@ -12,8 +12,11 @@ matches and hallucinated titles are logged (``val/``, ``test/`` ``exact_match_sh
 Departures from the paper:
 - The paper fine-tunes OpenAI GPT-3.5 through its API; here any Hugging Face causal LM (LLaMA-2 with LoRA
   on the feed-forward projections, or a tiny random LLaMA with a word tokenizer built from the catalog).
-- Each training window gives one (history, next item) pair at a random position per epoch, with the
-  history cut to the last ``max_history`` items.
+- Training pairs (history, next item), the history cut to the last ``max_history`` items: by default
+  (``train_positions: sample``) one pair per training window at a random position, drawn afresh each
+  epoch, a subsampling of the targets of ``samples=tiled`` / ``last_n`` (``train_targets: all``);
+  ``train_positions: full`` makes every target of a window a pair (one prompt per target, several times
+  the compute); ``train_targets: last`` (``samples=prefixes``) the window's last item only.
 - Items outside the generated top-k tie at the bottom (ranked pessimistically by the evaluation).
 - Generation stops after as many tokens as the longest catalog title has, plus one for the end token
   (``max_new_tokens`` is only the upper bound).
@@ -38,7 +41,7 @@ from llmrec.embeddings.cache import ItemEmbeddings
 from llmrec.embeddings.catalog import CatalogMapper
 from llmrec.embeddings.index import NearestNeighbors
 from llmrec.errors import ConfigError
-from llmrec.models.base import SequentialRecommender
+from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
@@ -64,8 +67,17 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         prompt_end: str = " => ",
         lr: float = 5e-4,
         weight_decay: float = 0.0,
+        train_targets: str = "all",
+        train_positions: str = "sample",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
+        self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
+        if train_positions not in ("full", "sample"):
+            raise ConfigError(
+                f"model.train_positions={train_positions!r} is not 'full' (every target of a window) or "
+                "'sample' (one random target per window)"
+            )
+        self.train_positions = train_positions
         if not 1 <= num_return_sequences <= num_beams:
             raise ConfigError(
                 f"need 1 <= num_return_sequences ({num_return_sequences}) <= num_beams ({num_beams})"
@@ -113,18 +125,26 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         ids = self.tokenizer.encode(text)[-self.max_prompt_tokens :]
         return ([self.tokenizer.bos_id] if self.tokenizer.bos_id is not None else []) + ids
 
+    def _target_positions(self, length: int) -> list[int]:
+        """Positions of a window of ``length`` real items trained as targets (each has a history)."""
+        if length < 2:
+            return []
+        if self.last_target_only:
+            return [length - 1]
+        if self.train_positions == "sample":
+            return [random.randint(1, length - 1)]
+        return list(range(1, length))
+
     def training_examples(self, items: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(ids, attention mask, labels), each (B', T): prompt + next title + eos, loss on the completion."""
         rows, labels = [], []
         for seq in items.tolist():
             real = [i for i in seq if i != 0]
-            if len(real) < 2:
-                continue
-            t = random.randint(1, len(real) - 1)
-            prompt = self._prompt(real[:t])
-            completion = [*self.tokenizer.encode(self.titles[real[t] - 1]), self.tokenizer.eos_id]
-            rows.append(prompt + completion)
-            labels.append([-100] * len(prompt) + completion)
+            for t in self._target_positions(len(real)):
+                prompt = self._prompt(real[:t])
+                completion = [*self.tokenizer.encode(self.titles[real[t] - 1]), self.tokenizer.eos_id]
+                rows.append(prompt + completion)
+                labels.append([-100] * len(prompt) + completion)
         if not rows:
             raise ConfigError("no training window has two items; check dataset.max_len and the data")
         ids, mask = pad_batch(rows, self.tokenizer.pad_id, left=False)

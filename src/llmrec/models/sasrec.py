@@ -10,9 +10,10 @@ Departures from the paper:
   the gated block of eSASRec (``model=sasrec_ligr``); see ``layers.blocks``. Padded keys are masked
   rather than padded embeddings zeroed.
 - Long training sequences are tiled into windows of ``max_len`` targets (every training position is a
-  target once) instead of keeping only the most recent ``max_len`` items. ``datamodule.train_windows=
-  prefixes`` with ``train_targets: last`` trains as RecBole does instead: one sample per target, its
-  prefix as the input, the loss at the last position only (several times the compute per epoch).
+  target once; ``samples=tiled``) instead of keeping only the most recent ``max_len`` items
+  (``samples=last_n``). ``samples=prefixes`` (``train_windows=prefixes``, ``train_targets: last``) trains
+  as RecBole does: one sample per target, its prefix as the input, the loss at the last position only
+  (several times the compute per epoch).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
-from llmrec.errors import ConfigError
-from llmrec.models.base import SequentialRecommender
+from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.blocks import BlockFactory, PostNormBlock
 from llmrec.models.layers.encoder import SequenceEncoder
 from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
@@ -53,9 +53,7 @@ class SASRec(SequentialRecommender):
         train_targets: str = "all",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
-        if train_targets not in ("all", "last"):
-            raise ConfigError(f"model.train_targets must be 'all' or 'last', got {train_targets!r}")
-        self.last_target_only = train_targets == "last"
+        self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
         self.encoder = SequenceEncoder(
             num_items + 1,
             max_len,

@@ -15,9 +15,12 @@ Choices:
   windows (``max_len + 1`` items) tile each training part so every position is a target once; each window
   is expanded into its prefixes, so a history holds at most ``max_len`` items, those inside its window.
   ``targets_per_window=k`` keeps k random positions per window instead (drawn afresh every batch): k
-  forward passes per window rather than one per position. Unlike the official code, the first item
-  (empty history) is never a target. A batch expands to at most ``max_examples_per_batch`` examples (a
-  random subset beyond that), which bounds memory when a batch holds long windows.
+  forward passes per window rather than one per position (a subsampling of the schema's targets). These
+  are ``train_targets: all`` (``samples=tiled`` or ``last_n``); ``train_targets: last`` (``samples=
+  prefixes``, one window per target) trains on each window's last position only. Unlike the official
+  code, the first item (empty history) is never a target. A batch expands to at most
+  ``max_examples_per_batch`` examples (a random subset beyond that), which bounds memory when a batch
+  holds long windows.
 - The prompt is left-padded as a whole (padding before the prefix), with position ids counted from each
   row's first real token, so padding never changes a row's scores.
 - The frozen ID table is saved with the pluggable part (megabytes): a checkpoint is self-contained, and
@@ -49,7 +52,7 @@ from llmrec.checks import positive_int, positive_ints
 from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.io import write_bytes_atomic
-from llmrec.models.base import SequentialRecommender
+from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.e4srec.id_table import load_id_table
 from llmrec.models.e4srec.instruct import merged_backbone, read_vocab
 from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
@@ -112,8 +115,10 @@ class E4SRec(SequentialRecommender):
         max_examples_per_batch: int | None = 1024,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        train_targets: str = "all",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
+        self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
         if llm.lora is None:
             raise ConfigError("E4SRec trains LoRA adapters: give llm.lora (e.g. r=16, alpha=16)")
         positive_int(id_dim, "model.id_dim")
@@ -208,9 +213,11 @@ class E4SRec(SequentialRecommender):
     def training_examples(self, items: Tensor) -> tuple[Tensor, Tensor]:
         """(histories (M, L'), targets (M,)) from windows (B, L+1): each position with at least one item
         before it is a target, its earlier items the history; ``targets_per_window`` of them per window
-        at random (all when null)."""
+        at random (all when null); only the last position with ``train_targets: last``."""
         width = items.shape[1] - 1
         valid = (items[:, 1:] != 0) & (items[:, :-1] != 0)  # (B, L): column c is target position c+1
+        if self.last_target_only:
+            valid[:, :-1] = False
         if self.targets_per_window is not None:
             draw = torch.rand(valid.shape, device=items.device).masked_fill(~valid, -1.0)
             picked = draw.topk(min(self.targets_per_window, width), dim=1).indices  # (B, k)
