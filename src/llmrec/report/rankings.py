@@ -1,0 +1,157 @@
+"""Models ranked per protocol, and how two protocols' rankings compare: the numbers behind
+:mod:`llmrec.report.sensitivity` (one table per dataset; cells are mean ± sample std over seeds)."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import kendalltau, rankdata
+
+from llmrec.errors import LlmrecError
+
+try:
+    from llmrec.report.names import model_label
+except ImportError:  # until the honest-names module lands: the plain model name
+
+    def model_label(result: dict[str, Any]) -> str:
+        return str(result["model"])
+
+
+PROTOCOL_ORDER = ("loo", "loo_unmasked", "sampled", "user_holdout")
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    std: float
+    seeds: int
+
+
+@dataclass(frozen=True)
+class PairRow:
+    first: str
+    second: str
+    tau: float
+    swapped: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class DatasetTable:
+    dataset: str
+    protocols: tuple[str, ...]
+    models: tuple[str, ...]
+    cells: dict[tuple[str, str], Cell]  # (model, protocol) -> cell
+    shared: tuple[str, ...]  # the models every protocol has: the ones ranked
+    ranks: dict[str, dict[str, float]]  # protocol -> model -> rank (1 = best, ties averaged)
+    pairs: tuple[PairRow, ...]
+
+
+def protocol_of(result: dict[str, Any]) -> str:
+    """The protocol a run was evaluated under; results.json written before protocols were recorded mean
+    leave-one-out, unmasked when ``eval.mask_history`` was false."""
+    recorded = result.get("protocol")
+    if isinstance(recorded, dict) and recorded.get("name"):
+        return str(recorded["name"])
+    masked = ((result.get("config") or {}).get("eval") or {}).get("mask_history", True)
+    return "loo" if masked is not False else "loo_unmasked"
+
+
+def _protocol_key(name: str) -> tuple[int, str]:
+    return (PROTOCOL_ORDER.index(name) if name in PROTOCOL_ORDER else len(PROTOCOL_ORDER), name)
+
+
+def metric_value(result: dict[str, Any], metric: str) -> float:
+    test = result["metrics"]["test"]
+    if metric not in test:
+        raise LlmrecError(
+            f"{result['path']}/results.json has no test metric {metric!r} (it has {sorted(test)}); "
+            f"ask for one of those"
+        )
+    return float(test[metric])
+
+
+def _check_one_sample_schema(runs: list[dict[str, Any]], dataset: str) -> None:
+    """Protocols are the one thing that may differ: runs trained from other sample schemas do not compare."""
+    schemas = sorted({str((r.get("samples") or {}).get("name", "?")) for r in runs} - {"?"})
+    if len(schemas) > 1:
+        raise LlmrecError(
+            f"runs on {dataset} were trained from different sample schemas {schemas}; a sensitivity table "
+            f"varies the protocol only: give folders whose runs share one samples=... choice"
+        )
+
+
+def _seed_values(runs: list[dict[str, Any]], metric: str) -> dict[tuple[str, str], list[float]]:
+    """(model, protocol) -> the metric of each seed; the same seed twice is an error, not a fourth seed."""
+    seen: dict[tuple[str, str, int], str] = {}
+    values: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for result in runs:
+        key = (model_label(result), protocol_of(result))
+        seed_key = (*key, int(result.get("seed", -1)))
+        if seed_key in seen:
+            raise LlmrecError(
+                f"two runs of {key[0]} under protocol {key[1]} with seed {seed_key[2]}: {seen[seed_key]} and "
+                f"{result['path']}; give folders that hold each seed once"
+            )
+        seen[seed_key] = result["path"]
+        values[key].append(metric_value(result, metric))
+    return values
+
+
+def seed_cell(values: list[float]) -> Cell:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return Cell(statistics.fmean(values), std, len(values))
+
+
+def rank_models(means: dict[str, float]) -> dict[str, float]:
+    """Rank 1 = highest mean; equal means share the average of their ranks."""
+    names = sorted(means)
+    ranks = rankdata([-means[name] for name in names], method="average")
+    return {name: float(rank) for name, rank in zip(names, ranks, strict=True)}
+
+
+def swapped_pairs(first: dict[str, float], second: dict[str, float]) -> tuple[tuple[str, str], ...]:
+    """Pairs (a, b), a ahead under ``first``, that ``second`` orders the other way round (strictly)."""
+    swaps = []
+    for a, b in itertools.combinations(sorted(first), 2):
+        direction = np.sign(first[a] - first[b]) * np.sign(second[a] - second[b])
+        if direction < 0:
+            swaps.append((a, b) if first[a] > first[b] else (b, a))
+    return tuple(sorted(swaps))
+
+
+def kendall_tau(first: dict[str, float], second: dict[str, float]) -> float:
+    """Kendall's tau-b between two protocols' means over the same models; nan below two models or when one
+    protocol ties them all."""
+    names = sorted(first)
+    if len(names) < 2:
+        return float("nan")
+    result = kendalltau([first[n] for n in names], [second[n] for n in names])
+    return float(result.statistic)
+
+
+def dataset_table(dataset: str, runs: list[dict[str, Any]], metric: str) -> DatasetTable:
+    _check_one_sample_schema(runs, dataset)
+    cells = {key: seed_cell(values) for key, values in _seed_values(runs, metric).items()}
+    protocols = tuple(sorted({p for _, p in cells}, key=_protocol_key))
+    models = tuple(sorted({m for m, _ in cells}))
+    shared = tuple(m for m in models if all((m, p) in cells for p in protocols))
+    means = {p: {m: cells[(m, p)].mean for m in shared} for p in protocols}
+    pairs = tuple(
+        PairRow(a, b, kendall_tau(means[a], means[b]), swapped_pairs(means[a], means[b]))
+        for a, b in itertools.combinations(protocols, 2)
+    )
+    ranks = {p: rank_models(means[p]) for p in protocols}
+    return DatasetTable(dataset, protocols, models, cells, shared, ranks, pairs)
+
+
+def sensitivity_tables(runs: list[dict[str, Any]], metric: str) -> list[DatasetTable]:
+    """One table per dataset, sorted by dataset name."""
+    by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for result in runs:
+        by_dataset[result["dataset"]].append(result)
+    return [dataset_table(name, members, metric) for name, members in sorted(by_dataset.items())]

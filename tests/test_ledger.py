@@ -1,0 +1,144 @@
+"""The reproduction ledger (python -m llmrec.report.ledger) on hand-made results.json files: byte-identical
+regeneration, the numbers and groups of a hand-made case, protocol matching, bad published files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmrec.errors import LlmrecError
+from llmrec.report.ledger import main, write_ledger
+from llmrec.report.published import load_published
+from tests.run_records import write_result
+
+REPO = Path(__file__).resolve().parents[1]
+FIGURE = {
+    "paper": "Someone 2023",
+    "table": "Table 2",
+    "source": "https://example.org/paper",
+    "dataset": "beauty",
+    "model": "sasrec",
+    "protocol": "loo",
+    "metric": "ndcg_10",
+    "value": 0.0511,
+    "note": "Full ranking, history masked.",
+}
+
+
+def _published(path: Path, *entries: dict) -> Path:
+    path.write_text(yaml.safe_dump(list(entries), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _runs(root: Path) -> Path:
+    """sasrec on beauty: two loo seeds (0.04, 0.06), two user_holdout seeds; one sampled seed; a bert4rec
+    run and an ml100k sasrec run that no beauty sasrec figure may count."""
+    for seed, value in enumerate((0.04, 0.06)):
+        write_result(root / f"loo_sasrec_s{seed}", model="sasrec", value=value, seed=seed)
+        write_result(
+            root / f"uh_sasrec_s{seed}", model="sasrec", value=value / 2, seed=seed, protocol="user_holdout"
+        )
+    write_result(root / "sampled_sasrec_s0", model="sasrec", value=0.5, protocol="sampled")
+    write_result(root / "loo_bert4rec_s0", model="bert4rec", value=0.9)
+    write_result(root / "ml100k_sasrec_s0", model="sasrec", value=0.9, dataset="ml100k")
+    return root
+
+
+def test_the_ledger_regenerates_byte_identically_from_anywhere(tmp_path: Path) -> None:
+    published = _published(tmp_path / "published.yaml", FIGURE, FIGURE | {"protocol": "user_holdout"})
+    runs = _runs(tmp_path / "a" / "runs")
+    first = write_ledger(published, [runs], tmp_path / "one.md")
+    second = write_ledger(published, [runs], tmp_path / "two.md")
+    moved = tmp_path / "b" / "elsewhere" / "runs"
+    shutil.copytree(runs, moved)
+    third = write_ledger(published, [moved], tmp_path / "three.md")
+    assert (tmp_path / "one.md").read_bytes() == (tmp_path / "two.md").read_bytes()
+    assert (tmp_path / "one.md").read_bytes() == (tmp_path / "three.md").read_bytes()
+    assert first == second == third
+    assert str(tmp_path) not in first  # no absolute path
+
+
+def test_a_hand_made_case(tmp_path: Path) -> None:
+    published = _published(tmp_path / "published.yaml", FIGURE, FIGURE | {"protocol": "user_holdout"})
+    markdown = write_ledger(published, [_runs(tmp_path / "runs")], tmp_path / "LEDGER.md")
+    # loo: seeds 0.04 and 0.06 -> 0.0500 ± 0.0141 (2); user_holdout: 0.02 and 0.03 -> 0.0250 ± 0.0071 (2)
+    row = "| beauty | sasrec | ndcg_10 | Someone 2023 | 0.0511 | loo | 0.0500 ± 0.0141 (2) | "
+    row += "0.0500 ± 0.0141 (2) |"
+    assert row in markdown
+    assert (
+        "| beauty | sasrec | ndcg_10 | Someone 2023 | 0.0511 | user_holdout | 0.0250 ± 0.0071 (2) | "
+        "0.0500 ± 0.0141 (2) |"
+    ) in markdown
+    detail = (
+        "- under loo: 0.0500 ± 0.0141 over 2 seed(s); model `sasrec`; data `beauty-0123456789abcdef`; commit "
+        "`0123456789`; config `datamodule.batch_size=128, dataset.max_len=50, hidden=64, lr=0.001, "
+        "trainer.max_epochs=100`; runs `runs/loo_sasrec_s0`, `runs/loo_sasrec_s1`"
+    )
+    assert detail in markdown
+    assert (
+        "0.5000" not in markdown and "0.9000" not in markdown
+    )  # sampled, bert4rec and ml100k runs not counted
+
+
+def test_protocol_matching_and_no_run(tmp_path: Path) -> None:
+    sampled = FIGURE | {"protocol": "sampled", "model": "bert4rec"}
+    published = _published(tmp_path / "published.yaml", FIGURE | {"protocol": "sampled"}, sampled)
+    markdown = write_ledger(published, [_runs(tmp_path / "runs")], tmp_path / "LEDGER.md")
+    assert "| sampled | 0.5000 ± 0.0000 (1) | 0.0500 ± 0.0141 (2) |" in markdown  # sasrec: its sampled run
+    assert (
+        "| bert4rec | ndcg_10 | Someone 2023 | 0.0511 | sampled | no run | 0.9000 ± 0.0000 (1) |" in markdown
+    )
+    alone = write_ledger(published, [], tmp_path / "empty.md")
+    assert alone.count("| no run | no run |") == 2 and "the runs below: none" in alone
+
+
+def test_settings_that_differ_make_separate_groups(tmp_path: Path) -> None:
+    write_result(tmp_path / "runs" / "small", model="sasrec", value=0.04)
+    write_result(tmp_path / "runs" / "large", model="sasrec", value=0.06, model_config={"hidden": 128})
+    markdown = write_ledger(_published(tmp_path / "p.yaml", FIGURE), [tmp_path / "runs"], tmp_path / "L.md")
+    # groups sorted by their config text: "hidden=128" before "hidden=64"
+    assert "| 0.0600 ± 0.0000 (1); 0.0400 ± 0.0000 (1) |" in markdown
+    assert "hidden=128" in markdown and "hidden=64" in markdown
+
+
+def test_the_same_seed_twice_is_an_error(tmp_path: Path) -> None:
+    write_result(tmp_path / "one" / "r", model="sasrec", value=0.04)
+    write_result(tmp_path / "two" / "r", model="sasrec", value=0.05)
+    with pytest.raises(LlmrecError, match=r"seed\(s\) \[0\] appear twice"):
+        write_ledger(
+            _published(tmp_path / "p.yaml", FIGURE), [tmp_path / "one", tmp_path / "two"], tmp_path / "L.md"
+        )
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({k: v for k, v in FIGURE.items() if k != "metric"}, "entry 1 lacks metric"),
+        (FIGURE | {"value": "high"}, "value must be a number"),
+        (FIGURE | {"protocol": "sampled 1+99"}, "protocol 'sampled 1\\+99' is not one of"),
+        (FIGURE | {"paper": ""}, "paper must be non-empty text"),
+        (FIGURE | {"year": 2023}, "unknown field\\(s\\) year"),
+    ],
+)
+def test_a_bad_published_entry_is_one_clear_error(tmp_path: Path, entry: dict, message: str) -> None:
+    with pytest.raises(LlmrecError, match=message):
+        load_published(_published(tmp_path / "published.yaml", entry))
+
+
+def test_a_missing_or_malformed_published_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(LlmrecError, match="not found; give the YAML of published figures"):
+        load_published(tmp_path / "nowhere.yaml")
+    (tmp_path / "map.yaml").write_text("paper: x\n", encoding="utf-8")
+    with pytest.raises(LlmrecError, match="must hold a non-empty list"):
+        load_published(tmp_path / "map.yaml")
+    assert main(["--published", str(tmp_path / "nowhere.yaml"), "--out", str(tmp_path / "L.md")]) == 1
+    assert "not found" in capsys.readouterr().err and not (tmp_path / "L.md").exists()
+
+
+def test_the_repository_published_figures_load_and_name_their_sources() -> None:
+    figures = load_published(REPO / "experiments" / "published.yaml")
+    assert len(figures) >= 5 and all(f.source and f.note for f in figures)
+    assert any(f.protocol == "user_holdout" for f in figures)
