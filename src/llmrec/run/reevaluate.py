@@ -33,7 +33,6 @@ from llmrec.run.pipeline import (
     prepare_data,
     setup_model,
 )
-from llmrec.run.protocols import protocol_settings
 from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
@@ -118,7 +117,7 @@ def _follow_mask_override(cfg: DictConfig, mask: Any) -> None:
     history to mask."""
     if not isinstance(mask, bool):
         raise ConfigError(f"eval.mask_history must be true or false, got {mask!r}")
-    name = protocol_settings(cfg)["name"] if "protocol" in cfg else "loo"
+    name = str(cfg.protocol.name) if "protocol" in cfg else "loo"  # before protocols: loo
     if name == "sampled":
         raise ConfigError(
             "protocol=sampled ranks sampled candidates, never the history: eval.mask_history does not apply"

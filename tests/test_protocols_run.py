@@ -1,0 +1,187 @@
+"""Protocols through the runner: a tiny run per protocol, results.json carrying the protocol and the
+users per split, identical sampled candidates for every model and for a re-evaluation, config errors,
+and interaction timestamps kept through a reader and the dataset cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hydra.errors import MissingConfigException
+from omegaconf import OmegaConf
+
+from llmrec.data.cache import load_sequence_data
+from llmrec.data.sources.movielens import MovieLens100K
+from llmrec.errors import LlmrecError
+from llmrec.run.pipeline import prepare_data, run
+from llmrec.run.protocols import protocol_settings
+from llmrec.run.reevaluate import reevaluate
+from tests.bad_input_helpers import expect_error
+from tests.conftest import compose_config
+from tests.data_fixtures import ml100k
+
+TINY = ["debug=tiny", "logger=none", "trainer.max_epochs=1"]
+SAMPLED = ["protocol=sampled", "protocol.negatives=20"]  # tiny's users leave at least 26 items unseen
+EXTRA = {"sampled": SAMPLED[1:], "user_holdout": ["protocol.order=random"]}
+
+
+def _run(root: Path, name: str, *overrides: str) -> dict[str, Any]:
+    return run(compose_config([*TINY, *overrides], root), root / name)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Popularity under each protocol, and a 1-epoch SASRec under the sampled one, sharing one cache."""
+    root = tmp_path_factory.mktemp("protocols")
+    results = {
+        name: _run(root, name, "model=popularity", f"protocol={name}", *EXTRA.get(name, []))
+        for name in ("loo", "loo_unmasked", "sampled", "user_holdout")
+    }
+    results["sampled_sasrec"] = _run(root, "sampled_sasrec", "model=sasrec", *SAMPLED)
+    return results
+
+
+@pytest.mark.parametrize("name", ["loo", "loo_unmasked", "sampled", "user_holdout"])
+def test_results_carry_the_protocol_and_users_per_split(runs: dict[str, dict[str, Any]], name: str) -> None:
+    results = runs[name]
+    assert results["protocol"]["name"] == name
+    written = json.loads((Path(results["config"]["paths"]["output_dir"]) / "results.json").read_text())
+    assert written["protocol"] == results["protocol"]
+    data = results["data"]
+    tested = results["per_user"]["test"]["user"]
+    if name == "user_holdout":
+        assert (data["train_users"], data["val_users"], data["test_users"]) == (96, 12, 12)
+        assert len(tested) == 12 and results["protocol"]["order"] == "random"
+    else:
+        assert data["train_users"] == data["val_users"] == data["test_users"] == data["users"] == len(tested)
+    for metric in ("hr_10", "ndcg_10", "coverage_10"):
+        assert 0.0 <= results["metrics"]["test"][metric] <= 1.0
+
+
+def test_protocols_change_the_numbers(runs: dict[str, dict[str, Any]]) -> None:
+    test = {name: runs[name]["metrics"]["test"] for name in ("loo", "loo_unmasked", "sampled")}
+    assert test["loo_unmasked"]["hr_10"] <= test["loo"]["hr_10"]  # seen items only add competitors
+    assert test["sampled"]["hr_10"] > test["loo"]["hr_10"]  # 21 candidates instead of the catalog
+    assert runs["loo"]["protocol"] == {"name": "loo", "mask_history": True}
+    assert runs["loo_unmasked"]["protocol"] == {"name": "loo_unmasked", "mask_history": False}
+
+
+def test_every_model_ranks_against_the_same_stored_candidates(
+    runs: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    popularity, sasrec = runs["sampled"]["protocol"], runs["sampled_sasrec"]["protocol"]
+    assert popularity == sasrec
+    assert (popularity["negatives"], popularity["sampling"], popularity["seed"]) == (20, "uniform", 0)
+    cache = Path(runs["sampled"]["config"]["paths"]["cache_dir"]) / "datasets" / "candidates"
+    fingerprint = runs["sampled"]["data"]["fingerprint"]
+    stored = np.load(cache / f"{fingerprint}-uniform-20-0.npy")
+    # a fresh cache (another machine) draws the same array again: the protocol's seed fixes it
+    fresh = prepare_data(compose_config([*TINY, *SAMPLED, "model=sasrec", "seed=5"], tmp_path))
+    assert np.array_equal(fresh.protocol.candidates, stored)
+    assert np.array_equal(fresh.datamodule.test_set.candidates.numpy(), stored)
+    other = prepare_data(compose_config([*TINY, *SAMPLED, "protocol.seed=1"], tmp_path))
+    assert not np.array_equal(other.protocol.candidates, stored)
+
+
+def test_reevaluation_uses_the_runs_candidates(runs: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    run_dir = Path(runs["sampled_sasrec"]["config"]["paths"]["output_dir"])
+    again, _ = reevaluate(run_dir, [], name="again")
+    assert again["protocol"] == runs["sampled_sasrec"]["protocol"]
+    assert again["metrics"]["test"] == pytest.approx(runs["sampled_sasrec"]["metrics"]["test"], abs=1e-6)
+    expect_error(lambda: reevaluate(run_dir, ["eval.mask_history=false"], name="u"), "sampled", "history")
+    cache = Path(runs["sampled"]["config"]["paths"]["cache_dir"]) / "datasets" / "candidates"
+    (stored,) = cache.glob("*.npy")
+    original = np.load(stored)
+    try:
+        np.save(stored, original[:, ::-1])  # the same items in another order: another checksum
+        expect_error(lambda: reevaluate(run_dir, [], name="changed"), "candidates", "cannot be rebuilt")
+    finally:
+        np.save(stored, original)
+
+
+def test_unmasked_reevaluation_of_a_loo_run_is_loo_unmasked(runs: dict[str, dict[str, Any]]) -> None:
+    root = Path(runs["loo"]["config"]["paths"]["output_dir"]).parent
+    trained = _run(root, "loo_sasrec", "model=sasrec")
+    results, _ = reevaluate(Path(trained["config"]["paths"]["output_dir"]), ["eval.mask_history=false"])
+    assert results["protocol"] == {"name": "loo_unmasked", "mask_history": False}
+    assert results["metrics"]["test"]["hr_20"] <= trained["metrics"]["test"]["hr_20"]
+
+
+def test_a_config_from_before_protocols_reads_as_loo() -> None:
+    cfg = OmegaConf.create({"eval": {"mask_history": False}})
+    assert protocol_settings(cfg) == {"name": "loo_unmasked", "mask_history": False}
+    cfg = OmegaConf.create({"eval": {"mask_history": True}})
+    assert protocol_settings(cfg)["name"] == "loo"
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+@pytest.mark.bad_input
+def test_unknown_protocol_names_the_options() -> None:
+    with pytest.raises(MissingConfigException, match=r"protocol/nope") as info:
+        compose_config(["protocol=nope"])
+    assert "user_holdout" in str(info.value)  # Hydra lists the protocols
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        (
+            ["protocol=loo", "eval.mask_history=false"],
+            ["conflicts with protocol=loo", "protocol=loo_unmasked"],
+        ),
+        (["protocol=loo_unmasked", "protocol.mask_history=true"], ["does not mask", "protocol=loo"]),
+        (["protocol=sampled", "protocol.sampling=zipf"], ["protocol.sampling", "uniform"]),
+        (["protocol=sampled", "protocol.negatives=99"], ["negatives=99", "120 users", "at most"]),
+        (["protocol=sampled", "protocol.seed=-1"], ["protocol.seed"]),
+        (["protocol=sampled", "+protocol.negative=5"], ["negative", "known"]),
+        (
+            ["protocol=sampled", "protocol.sample_file=/nonexistent/x_sample.txt"],
+            ["sample_file", "not a file"],
+        ),
+        (["protocol=user_holdout"], ["timestamps", "protocol.order=random"]),
+        (["protocol=user_holdout", "protocol.order=random", "protocol.test_fraction=1.5"], ["(0, 1)"]),
+        (["protocol=user_holdout", "protocol.order=random", "protocol.val_fraction=0.9"], ["training"]),
+    ],
+)
+def test_bad_protocol_settings_are_one_error(
+    tmp_path: Path, overrides: list[str], needles: list[str]
+) -> None:
+    cfg = compose_config([*TINY, *overrides], tmp_path)
+    expect_error(lambda: prepare_data(cfg), *needles)
+
+
+@pytest.mark.bad_input
+def test_a_sample_file_of_another_dataset_is_refused(tmp_path: Path) -> None:
+    sample = tmp_path / "Other_sample.txt"
+    sample.write_text("someone 1 2 3\n", encoding="utf-8")
+    cfg = compose_config([*TINY, "protocol=sampled", f"protocol.sample_file={sample}"], tmp_path)
+    with pytest.raises(LlmrecError, match="not in the dataset; wrong sample file"):
+        prepare_data(cfg)
+
+
+# --- timestamps ----------------------------------------------------------------------------------------
+def test_timestamps_survive_the_reader_and_the_cache(tmp_path: Path) -> None:
+    source = MovieLens100K(root=str(ml100k(tmp_path / "ml")))
+    built, key = load_sequence_data(source, 0, tmp_path / "cache")
+    cached, again = load_sequence_data(source, 0, tmp_path / "cache")
+    assert key == again
+    for data in (built, cached):
+        assert data.user_ids == ["1", "2"]
+        assert data.times.tolist() == [50.0, 100.0, 100.0, 60.0, 70.0, 80.0]  # chronological per user
+        assert [data.item_ids[i - 1] for i in data.items] == ["20", "10", "30", "30", "10", "20"]
+
+
+def test_outdated_cache_entry_without_times_is_rebuilt_under_the_same_key(tmp_path: Path) -> None:
+    source = MovieLens100K(root=str(ml100k(tmp_path / "ml")))
+    _, fingerprint = load_sequence_data(source, 0, tmp_path / "cache")
+    meta_path = tmp_path / "cache" / fingerprint / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["has_times"]  # as written before timestamps were kept
+    meta_path.write_text(json.dumps(meta))
+    data, again = load_sequence_data(source, 0, tmp_path / "cache")
+    assert again == fingerprint and data.times is not None
+    assert "has_times" in json.loads(meta_path.read_text())
