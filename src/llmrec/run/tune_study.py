@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,12 +62,26 @@ def prepare(settings: TuneSettings) -> TuneJob:
     return TuneJob(cfg, space, settings, folder, f"{model}_{dataset}", trials)
 
 
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler without its stop at the last grid point: ``Study.stop`` works inside
+    ``Study.optimize`` only, and the tuner's ask-and-tell loop stops itself after the grid's size."""
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        return None
+
+
 def _sampler(job: TuneJob, done: int = 0) -> optuna.samplers.BaseSampler:
     """Seeded by ``tune.sampler_seed``, plus the trials already stored: a resumed study must not draw
     the first trials' random start-up points again."""
     seed = job.settings.sampler_seed + done
     if job.space.is_grid:
-        return optuna.samplers.GridSampler(job.space.grid(), seed=seed)
+        return AskTellGridSampler(job.space.grid(), seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
 
 
