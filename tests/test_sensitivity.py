@@ -154,3 +154,12 @@ def test_the_preset_sweeps_models_protocols_and_seeds_and_ends_with_the_table() 
     raw = OmegaConf.to_container(preset, resolve=False)
     assert "${protocol.name}" in raw["hydra"]["sweep"]["subdir"]  # two sweeps into one folder never collide
     assert preset.trainer.max_time is None and preset.trainer.max_epochs == 100  # compute, not a clock
+
+
+def test_failed_jobs_are_listed(tmp_path: Path) -> None:
+    write_grid(tmp_path / "sweep", {"loo": {"a": 0.1, "b": 0.2}})
+    broken = tmp_path / "sweep" / "3_user_holdout_a_s0"
+    broken.mkdir()
+    (broken / "failed.json").write_text('{"status": "failed", "error": "no timestamps"}', encoding="utf-8")
+    markdown = write_sensitivity([tmp_path / "sweep"], tmp_path)
+    assert "1 failed job(s), not in the tables:\n- sweep/3_user_holdout_a_s0: no timestamps\n" in markdown

@@ -142,11 +142,22 @@ CELL_FIELDS = ("dataset", "model", "protocol", "metric", "mean", "std", "seeds",
 
 def write_sensitivity(directories: Sequence[Path], out: Path, metric: str = "ndcg_10") -> str:
     """Write sensitivity.md, sensitivity.csv and sensitivity_pairs.csv into ``out``; returns the Markdown."""
-    runs = [result for directory in directories for result in collect(directory)[0]]
+    runs, failed = [], []
+    for directory in directories:
+        found, broken = collect(directory)
+        runs += found
+        failed += [
+            f"{directory.name}/{Path(f['path']).relative_to(directory)}: {f.get('error', '?')}"
+            for f in broken
+        ]
     if not runs:
         raise LlmrecError(f"no finished run below {', '.join(map(str, directories))}: nothing to compare")
     tables = sensitivity_tables(runs, metric)
     markdown = to_markdown(tables, metric)
+    if failed:  # a protocol whose every job failed would otherwise just be absent
+        markdown += f"\n{len(failed)} failed job(s), not in the tables:\n" + "".join(
+            f"- {f}\n" for f in sorted(failed)
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "sensitivity.md").write_text(markdown, encoding="utf-8")
     _write_csv(cell_rows(tables, metric), CELL_FIELDS, out / "sensitivity.csv")
