@@ -100,7 +100,7 @@ def test_the_stage1_sasrec_is_composed_from_the_config(tmp_path: Path) -> None:
     overrides = ["model=e4srec", "debug=tiny", "model.id_dim=16", "model.stage1.model.dropout=0.2"]
     cfg = compose_config([*overrides, "model.stage1.trainer.max_epochs=7"], tmp_path)
     sub = stage_run_config(cfg, cfg.model.stage1.model, cfg.model.stage1.trainer)
-    sasrec = compose_config(["model=sasrec"], tmp_path).model
+    sasrec = OmegaConf.to_container(compose_config(["model=sasrec"], tmp_path).model, resolve=True)
     expected = OmegaConf.merge(sasrec, {"hidden": 16, "dropout": 0.2})
     assert OmegaConf.to_container(sub.model) == OmegaConf.to_container(expected)
     assert sub.trainer.max_epochs == 7 and sub.logger is None and sub.resume is False

@@ -24,12 +24,14 @@ from llmrec.errors import ConfigError
 from llmrec.evaluation.evaluator import RankingEvaluator, check_cutoffs
 from llmrec.evaluation.export import check_export_k, write_topk
 from llmrec.models.base import SequentialRecommender
+from llmrec.run.budget import budget_callbacks, budget_results, read_budget
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.run.lr_schedule import attach_optimization
 from llmrec.run.protocols import Protocol, build_protocol
 from llmrec.run.results import code_version, write_results
 from llmrec.run.resume import find_resume_checkpoint
+from llmrec.run.samples import check_samples, samples_record
 from llmrec.run.stages import pop_stages, run_model_stages
 
 log = logging.getLogger(__name__)
@@ -125,10 +127,13 @@ def build_trainer(
     cfg: DictConfig, output_dir: Path, stamp: dict[str, Any] | None, with_loggers: bool = True
 ) -> pl.Trainer:
     """``cfg.trainer`` with the run's loggers, and its callbacks and checkpoints when it trains (a
-    ``stamp`` given); ``with_loggers=False`` for a trainer that only re-evaluates a saved run."""
+    ``stamp`` given), limited by the run's budget; ``with_loggers=False`` for a trainer that only
+    re-evaluates a saved run."""
+    budget = read_budget(cfg) if stamp is not None else None
     return build(
         cfg.trainer,
-        callbacks=[*_callbacks(cfg), RunStamp(stamp)] if stamp is not None else [],
+        callbacks=budget_callbacks(cfg, budget, [*_callbacks(cfg), RunStamp(stamp)]) if budget else [],
+        **(budget.trainer_limits() if budget else {}),
         **({"deterministic": True} if cfg.get("deterministic", False) else {}),
         logger=(_loggers(cfg) or False) if with_loggers else False,
         default_root_dir=str(output_dir),
@@ -209,6 +214,7 @@ def assemble_results(
             **protocol.users_per_split(),
         },
         "protocol": protocol.params,
+        "samples": samples_record(cfg),
         "best_checkpoint": best,
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
@@ -230,6 +236,8 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     check_seed(cfg.seed)
     check_trainer(cfg.trainer)
     ks, export_k = check_eval(cfg)
+    check_samples(cfg)  # refuses a model or data setting that is not the study's sample schema
+    read_budget(cfg)  # refuses a bad budget before any data is read
     prepared = prepare_data(cfg)
     # the model's earlier stages, declared in its config (E4SRec's SASRec)
     run_model_stages(cfg, output_dir, prepared.split, prepared.fingerprint, run)
@@ -250,6 +258,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     timings = {"fit_seconds": fit_seconds, "epochs": epochs, **eval_timings(scores)}
     timings["total_seconds"] = time.perf_counter() - started
     results = assemble_results(cfg, prepared, model, scores, timings, best) | {"code_version": version}
+    results |= budget_results(cfg, trainer, model.requires_training)
     if trainer.is_global_zero:  # under DDP every rank gets here; rank zero writes the run's files
         if scores.top is not None:
             results["topk_export"] = write_topk(output_dir, *scores.top, data)

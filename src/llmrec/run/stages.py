@@ -38,6 +38,7 @@ from llmrec.io import write_json_atomic
 from llmrec.models.e4srec.id_table import check_same_dataset
 from llmrec.models.e4srec.instruct import MANIFEST, instruction_tune
 from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
+from llmrec.run.budget import stage_budget
 from llmrec.run.instantiate import build, call_checked
 
 log = logging.getLogger(__name__)
@@ -110,11 +111,13 @@ def run_model_stages(
 def stage_run_config(cfg: DictConfig, model: DictConfig, trainer: Mapping[str, Any]) -> DictConfig:
     """The run's config with ``model`` (resolved where it sits) as its model, the run's trainer updated by
     the non-null values of ``trainer``, no loggers, no resume, and no learning-rate schedule: the run's
-    schedule (``lr_scheduler=e4srec``, say) is sized for the later model, not for the stage."""
+    schedule (``lr_scheduler=e4srec``, say) is sized for the later model, not for the stage; nor is a steps
+    or examples budget (:func:`llmrec.run.budget.stage_budget`)."""
     sub = copy.deepcopy(cfg)
     with open_dict(sub):
         sub.model = OmegaConf.create(OmegaConf.to_container(model, resolve=True))
         sub.trainer = OmegaConf.merge(cfg.trainer, {k: v for k, v in trainer.items() if v is not None})
+        sub.budget = stage_budget(sub)
         sub.logger = None
         sub.lr_scheduler = None
         sub.resume = False
