@@ -17,7 +17,7 @@ from llmrec.data.cache import load_sequence_data
 from llmrec.data.sources.movielens import MovieLens100K
 from llmrec.errors import LlmrecError
 from llmrec.run.pipeline import prepare_data, run
-from llmrec.run.protocols import protocol_settings
+from llmrec.run.protocols import _find_sample_file, protocol_settings
 from llmrec.run.reevaluate import reevaluate
 from tests.bad_input_helpers import expect_error
 from tests.conftest import compose_config
@@ -185,3 +185,23 @@ def test_outdated_cache_entry_without_times_is_rebuilt_under_the_same_key(tmp_pa
     data, again = load_sequence_data(source, 0, tmp_path / "cache")
     assert again == fingerprint and data.times is not None
     assert "has_times" in json.loads(meta_path.read_text())
+
+
+# --- presets -------------------------------------------------------------------------------------------
+def test_e4srec_paper_ranks_99_sampled_negatives_or_the_s3rec_file(tmp_path: Path) -> None:
+    cfg = compose_config(["experiment=e4srec_paper", "dataset=beauty", f"dataset.root={tmp_path}"], tmp_path)
+    assert protocol_settings(cfg) == {
+        "name": "sampled", "negatives": 99, "sampling": "uniform", "seed": 0, "sample_file": "auto"
+    }  # fmt: skip
+    assert _find_sample_file("auto", cfg) is None  # no Name_sample.txt: drawn
+    (tmp_path / "Beauty_sample.txt").write_text("u 1\n", encoding="utf-8")
+    assert _find_sample_file("auto", cfg) == tmp_path / "Beauty_sample.txt"
+    (tmp_path / "Other_sample.txt").write_text("u 1\n", encoding="utf-8")
+    expect_error(lambda: _find_sample_file("auto", cfg), "several sample files")
+
+
+def test_harte_paper_holds_users_out(tmp_path: Path) -> None:
+    cfg = compose_config(["experiment=harte_paper"], tmp_path)
+    settings = protocol_settings(cfg)
+    assert settings["name"] == "user_holdout" and settings["order"] == "random"
+    assert (settings["test_fraction"], settings["val_fraction"]) == (0.1, 0.1)
