@@ -21,6 +21,7 @@ def write_result(
     commit: str = "0123456789abcdef0123",
     model_config: dict[str, Any] | None = None,
     mask_history: bool = True,
+    protocol_settings: dict[str, Any] | None = None,
 ) -> Path:
     """A run folder holding one results.json; ``protocol=None`` writes one from before protocols were
     recorded (the protocol then follows ``config.eval.mask_history``)."""
@@ -44,7 +45,7 @@ def write_result(
         "code_version": {"package": "0.1.0", "commit": commit, "dirty": False},
     }
     if protocol is not None:
-        result["protocol"] = {"name": protocol}
+        result["protocol"] = {"name": protocol} | (protocol_settings or {})
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(result), encoding="utf-8")
     return folder

@@ -121,6 +121,12 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     write_result(tmp_path / "three" / "y", model="b", value=0.1, samples="prefixes")
     with pytest.raises(LlmrecError, match="different sample schemas"):
         _tables(tmp_path / "three")
+    write_result(tmp_path / "four" / "x", model="a", value=0.1, protocol="sampled")
+    write_result(
+        tmp_path / "four" / "y", model="b", value=0.1, protocol="sampled", protocol_settings={"seed": 1}
+    )
+    with pytest.raises(LlmrecError, match="under protocol sampled differ in its settings"):
+        _tables(tmp_path / "four")
 
 
 def test_cli_prints_the_table_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

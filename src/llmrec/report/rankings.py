@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -85,6 +86,20 @@ def _check_one_sample_schema(runs: list[dict[str, Any]], dataset: str) -> None:
         )
 
 
+def _check_one_setting_per_protocol(runs: list[dict[str, Any]], dataset: str) -> None:
+    """Runs pooled under one protocol name must share its settings (sampled: the same candidates)."""
+    settings: dict[str, set[str]] = defaultdict(set)
+    for result in runs:
+        recorded = result.get("protocol") if isinstance(result.get("protocol"), dict) else {}
+        settings[protocol_of(result)].add(json.dumps(recorded, sort_keys=True, default=str))
+    for name, variants in sorted(settings.items()):
+        if len(variants) > 1:
+            raise LlmrecError(
+                f"runs on {dataset} under protocol {name} differ in its settings "
+                f"({' vs '.join(sorted(variants))}); give folders whose runs of a protocol share its settings"
+            )
+
+
 def _seed_values(runs: list[dict[str, Any]], metric: str) -> dict[tuple[str, str], list[float]]:
     """(model, protocol) -> the metric of each seed; the same seed twice is an error, not a fourth seed."""
     seen: dict[tuple[str, str, int], str] = {}
@@ -136,6 +151,7 @@ def kendall_tau(first: dict[str, float], second: dict[str, float]) -> float:
 
 def dataset_table(dataset: str, runs: list[dict[str, Any]], metric: str) -> DatasetTable:
     _check_one_sample_schema(runs, dataset)
+    _check_one_setting_per_protocol(runs, dataset)
     cells = {key: seed_cell(values) for key, values in _seed_values(runs, metric).items()}
     protocols = tuple(sorted({p for _, p in cells}, key=_protocol_key))
     models = tuple(sorted({m for m, _ in cells}))
