@@ -16,7 +16,8 @@ USAGE = """usage: python -m llmrec.evaluate run_dir=<run folder> [name=<folder n
 Evaluates the checkpoint a finished run tested (its config, data and model rebuilt from its results.json)
 with other eval settings and writes <run_dir>/evaluations/<name, default: a timestamp>/results.json
 (plus topk_test.parquet or .csv with eval.export_topk=K). A run trained by another code version is
-refused unless allow_code_change=true; a run whose dataset changed since is refused.
+refused unless allow_code_change=true; a run whose dataset changed since is refused. The run's protocol
+is kept (sampled: the same candidates); eval.mask_history=false re-evaluates a loo run as loo_unmasked.
 """
 
 

@@ -4,7 +4,9 @@ Ranks are 0-based and pessimistic: rank = items scoring strictly higher + *other
 so a constant scorer gets no credit. Column 0 (padding) is never ranked; history items are masked when
 given, but never the target itself. Per user, with one relevant item: HR@k = [rank < k],
 NDCG@k = 1/log2(rank + 2) and MRR@k = 1/(rank + 1) when rank < k, else 0. Over the top-k lists: coverage,
-novelty and average recommendation popularity.
+novelty and average recommendation popularity. Sampled ranking (``protocol=sampled``, :func:`sampled_ranks`)
+ranks the target among its own candidates only (the target and its negatives), with the same pessimistic
+ties and the same per-user metrics; its top-k lists are the best-scored candidates.
 
 The evaluator ranks with :func:`llmrec.evaluation.ranking.rank_and_top_k`, a faster path that gives exactly
 what :func:`mask_scores`, :func:`target_ranks` and :func:`top_k` give here (tests/test_eval_fast_path.py).

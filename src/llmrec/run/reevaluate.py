@@ -4,7 +4,9 @@
 tested), rebuilds the data and the model from that config and loads the checkpoint. :func:`reevaluate`
 (``python -m llmrec.evaluate``) then runs validation and test again with ``eval.*`` changed (other
 cut-offs, ``eval.mask_history=false`` for the unmasked figure, ``eval.export_topk``) and writes
-``<run>/evaluations/<name>/results.json``, never over the run's own ``results.json``.
+``<run>/evaluations/<name>/results.json``, never over the run's own ``results.json``. The run's protocol is
+kept (its split; for ``sampled`` the very candidates it was tested on, checked by their checksum);
+``eval.mask_history=false`` turns ``loo`` into ``loo_unmasked`` (the same split, history not masked).
 """
 
 from __future__ import annotations
