@@ -1,4 +1,5 @@
-"""The comparison report on a fabricated sweep folder with known numbers, and the paired statistics."""
+"""The comparison report on a fabricated sweep folder with known numbers: tables, the seed-level comparison
+against a baseline as the report computes it, and the per-user metrics."""
 
 from __future__ import annotations
 
@@ -16,18 +17,27 @@ import torch
 from llmrec.errors import ConfigError
 from llmrec.evaluation.metrics import rank_metrics
 from llmrec.report.runs import collect
-from llmrec.report.stats import bootstrap_ci, pair_by_user, paired_comparison, per_user_metric, permutation_p
+from llmrec.report.stats import per_user_metric
+from llmrec.report.summary import Comparison, write_report
 from llmrec.report.summary import main as report_main
-from llmrec.report.summary import write_report
 from llmrec.report.tables import format_run_table
 
 RANKS = {  # (model, seed) -> per-user 0-based test ranks of users 0..5
     ("base", 0): [0, 1, 2, 20, 5, 30],
     ("base", 1): [1, 1, 4, 12, 5, 3],
+    ("base", 2): [2, 0, 3, 15, 8, 11],
     ("good", 0): [0, 0, 0, 3, 1, 9],
     ("good", 1): [0, 2, 1, 2, 0, 0],
+    ("good", 2): [1, 0, 0, 4, 2, 1],
 }
-NDCG = {("base", 0): 0.2, ("base", 1): 0.4, ("good", 0): 0.5, ("good", 1): 0.7}  # fabricated table values
+NDCG = {
+    ("base", 0): 0.2,
+    ("base", 1): 0.4,
+    ("base", 2): 0.3,
+    ("good", 0): 0.5,
+    ("good", 1): 0.7,
+    ("good", 2): 0.6,
+}
 
 
 def fake_run(folder: Path, model: str, seed: int, users: list[int] | None = None) -> None:
@@ -62,46 +72,87 @@ def ndcg10(ranks: list[int]) -> np.ndarray:
 
 def test_table_means_stds_bold_and_csv(sweep: Path) -> None:
     markdown = write_report(sweep, metrics=["ndcg_10"])
+    assert "| model | dataset | protocol | samples | seeds | test/ndcg_10 | fit s |" in markdown
     good = next(line for line in markdown.splitlines() if line.startswith("| good"))
-    assert "**0.6000 ± 0.1414**" in good  # mean(0.5, 0.7), sample std
+    assert good.startswith("| good | tiny | loo | tiled | 3 |")  # older results.json: loo, tiled windows
+    assert "**0.6000 ± 0.1000**" in good  # mean(0.5, 0.7, 0.6), sample std
     base = next(line for line in markdown.splitlines() if line.startswith("| base"))
-    assert "0.3000 ± 0.1414" in base and "**" not in base
-    assert "boom" in markdown
+    assert "0.3000 ± 0.1000" in base and "**" not in base
+    assert "boom" in markdown and "†" not in markdown
     rows = list(csv.DictReader((sweep / "report.csv").open()))
     assert {r["model"]: float(r["ndcg_10"]) for r in rows} == pytest.approx({"base": 0.3, "good": 0.6})
     eff = {r["model"]: r for r in csv.DictReader((sweep / "report_efficiency.csv").open())}
-    assert eff["good"]["trainable_params"] == "800" and float(eff["good"]["fit_seconds"]) == 15.0
+    assert eff["good"]["trainable_params"] == "800" and float(eff["good"]["fit_seconds"]) == 20.0
+    assert eff["good"]["protocol"] == "loo" and eff["good"]["samples"] == "tiled"
     assert (sweep / "report_speed.png").stat().st_size > 0
 
 
-def test_significance_matches_scipy_on_paired_users(sweep: Path) -> None:
+def test_significance_aggregates_seeds_then_pairs_users(sweep: Path) -> None:
     scipy_stats = pytest.importorskip("scipy.stats")
-    write_report(sweep, metrics=["ndcg_10"], baseline="base")
+    write_report(sweep, metrics=["ndcg_10"], comparison=Comparison("base"))
     (row,) = list(csv.DictReader((sweep / "report_significance.csv").open()))
-    a = np.concatenate([ndcg10(RANKS[("good", s)]) for s in (0, 1)])
-    b = np.concatenate([ndcg10(RANKS[("base", s)]) for s in (0, 1)])
-    assert int(row["n"]) == 12 and int(row["seeds"]) == 2
-    assert float(row["mean_diff"]) == pytest.approx((a - b).mean())
-    assert float(row["t_test_p"]) == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+    good = np.stack([ndcg10(RANKS[("good", s)]) for s in (0, 1, 2)])  # (seeds, users)
+    base = np.stack([ndcg10(RANKS[("base", s)]) for s in (0, 1, 2)])
+    assert int(row["users"]) == 6 and int(row["seeds"]) == 3 and int(row["baseline_seeds"]) == 3
+    assert float(row["mean"]) == pytest.approx(good.mean(1).mean())  # seed = one run's mean
+    assert float(row["std"]) == pytest.approx(good.mean(1).std(ddof=1))
+    assert float(row["diff"]) == pytest.approx(good.mean() - base.mean())
+    assert float(row["rel_diff"]) == pytest.approx((good.mean() - base.mean()) / base.mean())
+    a, b = good.mean(0), base.mean(0)  # per user, averaged over each model's seeds
+    assert float(row["user_t_p"]) == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
     assert float(row["wilcoxon_p"]) == pytest.approx(scipy_stats.wilcoxon(a, b).pvalue)
-    assert float(row["ci_low"]) <= float(row["mean_diff"]) <= float(row["ci_high"])
-    assert "Paired test vs base" in (sweep / "report.md").read_text()
+    welch = scipy_stats.ttest_ind(good.mean(1), base.mean(1), equal_var=False).pvalue
+    assert float(row["welch_p"]) == pytest.approx(welch)
+    assert float(row["p_adj"]) == pytest.approx(float(row["p"]))  # one comparison: Holm changes nothing
+    assert float(row["ci_low"]) <= float(row["diff"]) <= float(row["ci_high"])
+    assert row["verdict"] == ("better" if float(row["p"]) < 0.05 else "not significant")
+    assert (row["model"], row["baseline"], row["protocol"], row["samples"]) == (
+        "good",
+        "base",
+        "loo",
+        "tiled",
+    )
+    assert "against base" in (sweep / "report.md").read_text()
+
+
+def test_too_few_seeds_is_one_line_naming_the_model_and_flag(
+    sweep: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (sweep / "5_good_s2" / "results.json").unlink()
+    assert report_main([str(sweep), "--baseline", "base"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "good on tiny has 2 seed(s) [0, 1]" in err and "--min-seeds" in err
+    assert not (sweep / "report_significance.csv").exists()
+    assert report_main([str(sweep), "--baseline", "base", "--min-seeds", "2"]) == 0
+    assert (sweep / "report_significance.csv").exists()
+    assert report_main([str(sweep), "--baseline", "base", "--min-seeds", "1"]) == 2
+    assert "--min-seeds must be at least 2" in capsys.readouterr().err
 
 
 def test_users_are_paired_by_index_not_by_position(tmp_path: Path) -> None:
-    fake_run(tmp_path / "a", "base", 0)
-    fake_run(tmp_path / "b", "good", 0, users=[5, 4, 3, 2, 1, 0])  # good's ranks belong to reversed users
-    write_report(tmp_path, metrics=["ndcg_10"], baseline="base")
+    for seed in (0, 1, 2):
+        fake_run(tmp_path / f"a{seed}", "base", seed)
+        fake_run(tmp_path / f"b{seed}", "good", seed, users=[5, 4, 3, 2, 1, 0])  # ranks of reversed users
+    write_report(tmp_path, metrics=["ndcg_10"], comparison=Comparison("base", min_seeds=3))
     (row,) = list(csv.DictReader((tmp_path / "report_significance.csv").open()))
-    expected = ndcg10(RANKS[("good", 0)])[::-1] - ndcg10(RANKS[("base", 0)])
-    assert float(row["mean_diff"]) == pytest.approx(expected.mean())
+    good = np.stack([ndcg10(RANKS[("good", s)])[::-1] for s in (0, 1, 2)])
+    base = np.stack([ndcg10(RANKS[("base", s)]) for s in (0, 1, 2)])
+    scipy_stats = pytest.importorskip("scipy.stats")
+    assert float(row["user_t_p"]) == pytest.approx(scipy_stats.ttest_rel(good.mean(0), base.mean(0)).pvalue)
 
 
 def test_a_run_inside_another_runs_folder_is_not_counted(sweep: Path) -> None:
     fake_run(sweep / "0_base_s0" / "stage1_sasrec", "base", 1)  # as E4SRec keeps its stage-1 SASRec
     fake_run(sweep / "9_bad" / "stage1_sasrec", "good", 1)  # a stage 1 that finished before its run failed
     runs, failed = collect(sweep)
-    assert sorted(Path(r["path"]).name for r in runs) == ["0_base_s0", "1_base_s1", "2_good_s0", "3_good_s1"]
+    assert sorted(Path(r["path"]).name for r in runs) == [
+        "0_base_s0",
+        "1_base_s1",
+        "2_base_s2",
+        "3_good_s0",
+        "4_good_s1",
+        "5_good_s2",
+    ]
     assert [Path(f["path"]).name for f in failed] == ["9_bad"]
     assert [Path(r["path"]).name for r in collect(sweep / "0_base_s0" / "stage1_sasrec")[0]] == [
         "stage1_sasrec"
@@ -114,15 +165,11 @@ def test_unknown_baseline_is_one_error(sweep: Path, capsys: pytest.CaptureFixtur
     assert report_main([str(sweep), "--baseline", "base"]) == 0
 
 
-def test_per_user_metric_and_pairing() -> None:
+def test_per_user_metric() -> None:
     assert per_user_metric(np.array([0, 1, 10]), "hr_10").tolist() == [1.0, 1.0, 0.0]
     assert per_user_metric(np.array([0, 2]), "mrr_5").tolist() == pytest.approx([1.0, 1 / 3])
     with pytest.raises(ConfigError, match="hr_K, ndcg_K or mrr_K"):
         per_user_metric(np.array([0]), "coverage_10")
-    a, b = pair_by_user(
-        np.array([3, 1, 2]), np.array([30.0, 10, 20]), np.array([1, 2, 4]), np.array([1.0, 2, 4])
-    )
-    assert a.tolist() == [10.0, 20.0] and b.tolist() == [1.0, 2.0]
 
 
 @pytest.mark.parametrize("k", [1, 5, 10, 20, 1000])
@@ -156,20 +203,3 @@ def test_run_table_orders_metrics_by_name_then_cutoff() -> None:
         "hr_10             0.5000    0.4000",
         "ndcg_5               nan    0.1000",
     ]
-
-
-def test_permutation_and_bootstrap_by_hand() -> None:
-    diff = np.ones(10)  # every sign flip but the identity (and its mirror) lowers |mean|: exact p = 2/1024
-    assert permutation_p(diff, resamples=20000) == pytest.approx(2 / 1024, abs=0.002)
-    assert permutation_p(np.array([1.0, -1.0] * 5)) == pytest.approx(1.0)
-    assert bootstrap_ci(np.full(8, 0.25)) == pytest.approx((0.25, 0.25))
-    with pytest.raises(ConfigError, match="two equal-length arrays"):
-        paired_comparison(np.ones(3), np.ones(2))
-
-
-def test_permutation_fallback_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
-    import llmrec.report.stats as stats
-
-    monkeypatch.setattr(stats, "_scipy_tests", lambda diff: None)
-    out = stats.paired_comparison(np.arange(10.0) + 1, np.zeros(10))
-    assert out["test"] == "sign-flip permutation" and out["permutation_p"] < 0.01

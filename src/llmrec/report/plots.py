@@ -45,10 +45,11 @@ def plot_accuracy_vs_time(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    speed = {(e["model"], e["dataset"]): e["test_users_per_second"] for e in efficiency}
+    row_key = ("model", "dataset", "protocol", "samples")
+    speed = {tuple(e.get(k) for k in row_key): e["test_users_per_second"] for e in efficiency}
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for row in rows:
-        per_user_ms = 1000.0 / speed[(row["model"], row["dataset"])]
+        per_user_ms = 1000.0 / speed[tuple(row.get(k) for k in row_key)]
         ax.errorbar(per_user_ms, row[metric], yerr=row[f"{metric}_std"], fmt="o", capsize=3)
         ax.annotate(f"{row['model']} ({row['dataset']})", (per_user_ms, row[metric]), fontsize=8)
     ax.set_xlabel("test inference time per user (ms)")

@@ -1,13 +1,10 @@
 """Finding the runs of a folder and summarising them: every ``results.json`` (and ``failed.json``) below a
-run's or a multirun's output folder, checked for what the report reads, and the mean ± std over seeds per
-(model, dataset)."""
+run's or a multirun's output folder, checked for what the report reads; and what a run was evaluated
+under (``protocol_of``, ``samples_of``, ``fingerprint_of``, with the defaults of older results.json)."""
 
 from __future__ import annotations
 
 import json
-import math
-import statistics
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -76,34 +73,35 @@ def check_metrics(runs: list[dict[str, Any]], metrics: Sequence[str]) -> None:
         raise LlmrecError(f"unknown metric(s) {unknown} for --metrics; available: {sorted(known)}")
 
 
-def group_by_model_and_dataset(runs: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """(model, dataset, its runs), sorted by model then dataset: the rows of every per-model table."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for result in runs:
-        groups[(result["model"], result["dataset"])].append(result)
-    return [(model, dataset, members) for (model, dataset), members in sorted(groups.items())]
+TRAIN_WINDOWS_SAMPLES = {"all": "tiled", "prefixes": "prefixes", "recent": "last_n"}
 
 
-def _stdev(values: list[float]) -> float:
-    """Sample std over seeds; 0 for one seed, nan when a run lacks the metric (stdev crashes on nan)."""
-    if any(math.isnan(v) for v in values):
-        return float("nan")
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+def _config(result: dict[str, Any], *keys: str) -> Any:
+    node: Any = result.get("config") or {}
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
-def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
-    """One row per (model, dataset): mean and std over seeds of each test metric, plus fit time."""
-    rows = []
-    for model, dataset, members in group_by_model_and_dataset(runs):
-        row: dict[str, Any] = {"model": model, "dataset": dataset, "seeds": len(members)}
-        for name in (*metrics, "fit_seconds"):
-            values = [
-                r["timings"]["fit_seconds"]
-                if name == "fit_seconds"
-                else r["metrics"]["test"].get(name, float("nan"))
-                for r in members
-            ]
-            row[name] = statistics.fmean(values)
-            row[f"{name}_std"] = _stdev(values)
-        rows.append(row)
-    return rows
+def protocol_of(result: dict[str, Any]) -> dict[str, Any]:
+    """The run's protocol: name + parameters. A results.json written before protocols were recorded means
+    leave-one-out, unmasked when its ``config.eval.mask_history`` was false."""
+    recorded = result.get("protocol")
+    if isinstance(recorded, dict) and recorded.get("name"):
+        return recorded
+    masked = _config(result, "eval", "mask_history") is not False
+    return {"name": "loo" if masked else "loo_unmasked", "mask_history": masked}
+
+
+def samples_of(result: dict[str, Any]) -> dict[str, Any]:
+    """The run's training-sample schema: name + parameters. Older results.json: from
+    ``config.datamodule.train_windows`` (all -> tiled, prefixes -> prefixes, recent -> last_n)."""
+    recorded = result.get("samples")
+    if isinstance(recorded, dict) and recorded.get("name"):
+        return recorded
+    windows = _config(result, "datamodule", "train_windows") or "all"
+    return {"name": TRAIN_WINDOWS_SAMPLES.get(str(windows), str(windows))}
+
+
+def fingerprint_of(result: dict[str, Any]) -> str | None:
+    return (result.get("data") or {}).get("fingerprint")

@@ -1,17 +1,44 @@
-"""Paired significance tests over per-user metrics: is model A better than baseline B on the same users?
+"""Seed-level statistics: is model A better than baseline B, over training seeds and test users?
 
-Per-user metrics come from the per-user test ranks in ``results.json``. Pairs are matched by user index
-(same dataset, same seed). Tests: paired t-test and Wilcoxon signed-rank (scipy when installed, else a
-sign-flip permutation test implemented here), plus a bootstrap 95% CI of the mean difference.
+The seed is the unit of training randomness. A model trained with S seeds and tested on U users gives an
+(S, U) matrix ``X[s, u]`` of per-user test values (the same users in every run of both models; the two
+models' seeds need not match). Pooling the S x U values as independent pairs is pseudo-replication: it
+treats one trained model's users as if each came from a new training run (issue 20).
+
+``compare_seeds(xa, xb)`` reports, for the difference D = mean(A) - mean(B) of the seed-averaged means:
+
+- ``p`` (PRIMARY), the **two-level t-test**: D / SE with SE^2 = s_A^2/S_A + s_B^2/S_B + sd^2/U, where s^2
+  is the sample variance of a model's per-seed means (training randomness, including each seed's own
+  per-user noise) and sd^2 the variance over users of the true per-user difference (who the users are),
+  estimated from the seed-averaged per-user differences minus their seed noise (a two-way
+  users x seeds decomposition, floored at 0); degrees of freedom by Welch-Satterthwaite. It respects
+  the seeds (with equal user effects it is Welch's test on the seed means) and, for models without
+  training randomness (every seed identical), falls back to the paired t-test over users. Chosen as
+  primary because it is calibrated with three seeds (tests/test_report_calibration.py).
+- ``ci_low``/``ci_high``: a 95% **two-level bootstrap** CI: seeds resampled with replacement within each
+  model, then users with replacement (the same users for both models); ``bootstrap_p`` from the same
+  draws. With three seeds a bootstrap knows only three seed values: its tails are too light and its
+  p-value rejects too often (measured in the calibration test), so it describes, it does not decide.
+- ``welch_p``: Welch's t-test on the per-seed means (seeds only; needs >= 2 seeds per model).
+- ``user_t_p`` and ``wilcoxon_p``: paired t-test and Wilcoxon signed-rank over users on the seed-averaged
+  per-user values. They ignore seed variance (they ask "would these trained models differ on new
+  users?") and are shown for reference, never used for the verdict.
+
+``adjust(p, "holm" | "bh")`` corrects the primary p-values of all comparisons of one report.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from llmrec.errors import ConfigError
+
+CORRECTIONS = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 
 
 def per_user_metric(ranks: np.ndarray, metric: str) -> np.ndarray:
@@ -29,56 +56,116 @@ def per_user_metric(ranks: np.ndarray, metric: str) -> np.ndarray:
     return np.where(hit, gain, 0.0)
 
 
-def pair_by_user(
-    users_a: np.ndarray, values_a: np.ndarray, users_b: np.ndarray, values_b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Values of the users both runs evaluated, aligned by user index."""
-    _, ia, ib = np.intersect1d(np.asarray(users_a), np.asarray(users_b), return_indices=True)
-    return np.asarray(values_a)[ia], np.asarray(values_b)[ib]
+def _residual_variance(x: np.ndarray) -> float:
+    """Per-user seed noise: the variance left in X[s, u] after seed and user means (two-way ANOVA)."""
+    s, u = x.shape
+    resid = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+    return float((resid**2).sum() / ((s - 1) * (u - 1)))
 
 
-def bootstrap_ci(
-    diff: np.ndarray, level: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of ``diff`` (users resampled with replacement)."""
+def two_level_t(xa: np.ndarray, xb: np.ndarray) -> dict[str, float]:
+    """The primary test (module docstring): D, its SE over seeds and users, Welch-Satterthwaite df, p."""
+    (sa, users), sb = xa.shape, xb.shape[0]
+    diff = float(xa.mean() - xb.mean())
+    var_a = float(xa.mean(1).var(ddof=1)) / sa
+    var_b = float(xb.mean(1).var(ddof=1)) / sb
+    d = xa.mean(0) - xb.mean(0)
+    noise = _residual_variance(xa) / sa + _residual_variance(xb) / sb
+    var_u = max(0.0, float(d.var(ddof=1)) - noise) / users
+    terms = [(v, n - 1) for v, n in ((var_a, sa), (var_b, sb), (var_u, users)) if v > 0]
+    se = float(np.sqrt(sum(v for v, _ in terms)))
+    if se == 0.0:  # no variance anywhere: identical runs (p 1), or a difference without any noise (p 0)
+        return {"se": 0.0, "df": float("nan"), "p": 1.0 if diff == 0 else 0.0}
+    df = se**4 / sum(v**2 / n for v, n in terms)
+    return {"se": se, "df": float(df), "p": float(2 * stats.t.sf(abs(diff) / se, df))}
+
+
+def _counts(rng: np.random.Generator, draws: int, size: int) -> np.ndarray:
+    """(draws, size) how often each of ``size`` units is drawn when resampling ``size`` with replacement."""
+    index = rng.integers(0, size, (draws, size)) + size * np.arange(draws)[:, None]
+    return np.bincount(index.ravel(), minlength=draws * size).reshape(draws, size)
+
+
+def two_level_bootstrap(
+    xa: np.ndarray, xb: np.ndarray, resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> dict[str, float]:
+    """Percentile CI and two-sided p of mean(A) - mean(B): seeds with replacement within each model, then
+    users with replacement, the same users for both. Vectorised by linearity: a resample's difference is
+    sum_s wa[s] * (X_A[s] . wu) - sum_s wb[s] * (X_B[s] . wu), with wa, wb, wu the resampling weights."""
     rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(diff), size=(resamples, len(diff)))
-    means = diff[index].mean(axis=1)
+    (sa, users), sb = xa.shape, xb.shape[0]
+    draws = []
+    for start in range(0, resamples, 256):  # (256, U) user weights at a time: bounded memory
+        n = min(256, resamples - start)
+        wa = _counts(rng, n, sa) / sa  # (n, S_A)
+        wb = _counts(rng, n, sb) / sb  # (n, S_B)
+        wu = _counts(rng, n, users) / users  # (n, U)
+        draws.append((wa * (wu @ xa.T)).sum(1) - (wb * (wu @ xb.T)).sum(1))
+    diffs = np.concatenate(draws)
     tail = (1.0 - level) / 2.0
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+    low, high = np.quantile(diffs, [tail, 1.0 - tail])
+    side = min(np.sum(diffs <= 0), np.sum(diffs >= 0))
+    return {
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "bootstrap_p": min(1.0, 2 * (side + 1) / (resamples + 1)),
+    }
 
 
-def permutation_p(diff: np.ndarray, resamples: int = 10000, seed: int = 0) -> float:
-    """Two-sided sign-flip permutation test of mean(diff) == 0 (exact null for paired, symmetric data)."""
-    observed = abs(diff.mean())
-    rng = np.random.default_rng(seed)
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, len(diff)))
-    flipped = np.abs((signs * diff).mean(axis=1))
-    return float((1 + np.sum(flipped >= observed - 1e-12)) / (resamples + 1))
+def _reference_tests(xa: np.ndarray, xb: np.ndarray) -> dict[str, float]:
+    """Welch over seed means; paired t and Wilcoxon over users on seed-averaged values (nan: no variance)."""
+    ma, mb = xa.mean(1), xb.mean(1)
+    a, b = xa.mean(0), xb.mean(0)
+    with warnings.catch_warnings():  # a deterministic model's identical seeds: scipy warns, the p is right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = ma.var() + mb.var() > 0
+        welch = float(stats.ttest_ind(ma, mb, equal_var=False).pvalue) if spread else float("nan")
+    user_t = float(stats.ttest_rel(a, b).pvalue) if np.var(a - b) > 0 else float("nan")
+    wilcoxon = float(stats.wilcoxon(a - b).pvalue) if np.any(a != b) else 1.0
+    return {"welch_p": welch, "user_t_p": user_t, "wilcoxon_p": wilcoxon}
 
 
-def _scipy_tests(diff: np.ndarray) -> dict[str, float] | None:
-    try:
-        from scipy import stats
-    except ImportError:
-        return None
-    t_p = float(stats.ttest_1samp(diff, 0.0).pvalue) if np.std(diff) > 0 else float("nan")
-    w_p = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
-    return {"t_test_p": t_p, "wilcoxon_p": w_p}
-
-
-def paired_comparison(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, Any]:
-    """Mean difference a − b over paired users, its bootstrap 95% CI and two-sided p-values."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape or a.size < 2:
-        raise ConfigError(f"a paired test needs two equal-length arrays of ≥ 2 users, got {a.size}, {b.size}")
-    diff = a - b
-    low, high = bootstrap_ci(diff, seed=seed)
-    out: dict[str, Any] = {"n": int(diff.size), "mean_a": float(a.mean()), "mean_b": float(b.mean())}
-    out.update(mean_diff=float(diff.mean()), ci_low=low, ci_high=high)
-    tests = _scipy_tests(diff)
-    if tests is None:
-        out.update(permutation_p=permutation_p(diff, seed=seed), test="sign-flip permutation")
-    else:
-        out.update(tests, test="paired t-test + Wilcoxon signed-rank (scipy)")
+def compare_seeds(xa: np.ndarray, xb: np.ndarray, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Model A (``xa``, seeds x users) against baseline B (``xb``) on the same users: means ± std over
+    seeds, absolute and relative difference, and every test of the module docstring (``p`` is primary)."""
+    xa, xb = np.asarray(xa, dtype=np.float64), np.asarray(xb, dtype=np.float64)
+    if xa.ndim != 2 or xb.ndim != 2 or xa.shape[1] != xb.shape[1] or xa.shape[1] < 2:
+        raise ConfigError(
+            f"compare_seeds needs (seeds, users) arrays on the same ≥ 2 users: {xa.shape}, {xb.shape}"
+        )
+    if min(xa.shape[0], xb.shape[0]) < 2:
+        raise ConfigError(f"a seed-level test needs ≥ 2 seeds per model, got {xa.shape[0]} and {xb.shape[0]}")
+    ma, mb = xa.mean(1), xb.mean(1)
+    diff = float(ma.mean() - mb.mean())
+    out: dict[str, Any] = {"seeds": xa.shape[0], "baseline_seeds": xb.shape[0], "users": xa.shape[1]}
+    out.update(mean=float(ma.mean()), std=float(ma.std(ddof=1)))
+    out.update(baseline_mean=float(mb.mean()), baseline_std=float(mb.std(ddof=1)))
+    out.update(diff=diff, rel_diff=diff / float(mb.mean()) if mb.mean() != 0 else float("nan"))
+    out |= two_level_t(xa, xb) | two_level_bootstrap(xa, xb, resamples, seed) | _reference_tests(xa, xb)
     return out
+
+
+def holm(p: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), in the input order."""
+    p = np.asarray(p, dtype=np.float64)
+    order = np.argsort(p)
+    scaled = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
+    out = np.empty_like(p)
+    out[order] = np.minimum(scaled, 1.0)
+    return out
+
+
+def benjamini_hochberg(p: Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), in the input order."""
+    p = np.asarray(p, dtype=np.float64)
+    order = np.argsort(p)
+    scaled = p[order] * len(p) / np.arange(1, len(p) + 1)
+    out = np.empty_like(p)
+    out[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return out
+
+
+def adjust(p: Sequence[float], correction: str) -> np.ndarray:
+    if correction not in CORRECTIONS:
+        raise ConfigError(f"unknown correction {correction!r}: use holm or bh (Benjamini-Hochberg)")
+    return holm(p) if correction == "holm" else benjamini_hochberg(p)

@@ -3,8 +3,11 @@
 Finds every ``results.json`` below DIR, groups runs by (model, dataset), and writes ``report.md``,
 ``report.csv`` (mean ± std over seeds, best per column in bold), ``report_efficiency.csv`` (parameters,
 fit time, users/s), ``report.png`` (test metric bars with std error bars) and ``report_speed.png``
-(accuracy vs inference time). With ``--baseline MODEL`` it adds a paired significance test of every model
-against that baseline on per-user test metrics (``report_significance.csv``).
+(accuracy vs inference time). Rows are honest model labels (``e4srec[tiny-llama,random]``) x dataset x
+protocol x sample schema; † marks rows with runs that stopped before converging. With ``--baseline MODEL``
+it compares every model with that baseline, the seed as the unit (:mod:`llmrec.report.stats`), corrected
+over all comparisons of the report, into ``report_significance.csv`` and the Markdown: a row needs
+``--min-seeds`` seeds per model (default 3), else the report refuses.
 """
 
 from __future__ import annotations
@@ -12,81 +15,105 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmrec.errors import LlmrecError
 from llmrec.report.plots import plot_accuracy_vs_time, plot_metric_bars
-from llmrec.report.runs import check_metrics, collect, summarize
-from llmrec.report.tables import (
-    efficiency_markdown,
-    efficiency_rows,
-    significance_markdown,
-    significance_rows,
-    to_markdown,
-    write_csv,
-)
+from llmrec.report.rows import summarize
+from llmrec.report.runs import check_metrics, collect
+from llmrec.report.significance import significance_markdown, significance_rows
+from llmrec.report.stats import CORRECTIONS
+from llmrec.report.tables import efficiency_markdown, efficiency_rows, to_markdown, write_csv
 
 DEFAULT_METRICS = ("hr_10", "ndcg_10", "mrr_10", "hr_20", "ndcg_20", "coverage_10")
 
 
-def _extra_tables(
-    directory: Path, runs: list[dict[str, Any]], rows: list[dict[str, Any]], baseline: str | None, metric: str
-) -> str:
-    """Efficiency table and speed chart, and with a ``baseline`` the significance table: files written
-    next to report.md, their Markdown returned."""
-    efficiency = efficiency_rows(runs)
-    write_csv(efficiency, directory / "report_efficiency.csv")
-    plot_accuracy_vs_time(rows, efficiency, metric, directory / "report_speed.png")
-    markdown = efficiency_markdown(efficiency)
-    if baseline:
-        significance = significance_rows(runs, baseline, metric)
-        if significance:
-            write_csv(significance, directory / "report_significance.csv")
-        markdown += (
-            significance_markdown(significance) or f"\nNo run shares a dataset and seed with {baseline}.\n"
-        )
-    return markdown
+@dataclass(frozen=True)
+class Comparison:
+    """What ``--baseline`` asks: every model against ``baseline`` on per-user test ``metrics``."""
+
+    baseline: str
+    metrics: tuple[str, ...] = ("ndcg_10",)
+    min_seeds: int = 3
+    correction: str = "holm"
+    alpha: float = 0.05
+
+
+def _significance(directory: Path, runs: list[dict[str, Any]], comparison: Comparison) -> str:
+    rows = significance_rows(
+        runs,
+        comparison.baseline,
+        list(comparison.metrics),
+        min_seeds=comparison.min_seeds,
+        correction=comparison.correction,
+        alpha=comparison.alpha,
+    )
+    if not rows:
+        return f"\nNo other model ran on a dataset of {comparison.baseline}.\n"
+    write_csv(rows, directory / "report_significance.csv")
+    return significance_markdown(rows)
 
 
 def write_report(
     directory: Path,
     metrics: Sequence[str] = DEFAULT_METRICS,
-    baseline: str | None = None,
-    significance_metric: str = "ndcg_10",
+    comparison: Comparison | None = None,
 ) -> str:
-    """Write report.md/.csv/.png (+ efficiency, speed plot, significance vs ``baseline``); returns the
-    Markdown."""
+    """Write report.md/.csv/.png, the efficiency table and speed plot, and with ``comparison`` the
+    significance table; returns the Markdown. Bad input (too few seeds, mixed protocols) raises before
+    any file is written."""
     runs, failed = collect(directory)
     metrics = [m for m in metrics if m not in DEFAULT_METRICS or any(m in r["metrics"]["test"] for r in runs)]
     check_metrics(runs, metrics)
     rows = summarize(runs, metrics)
     markdown = to_markdown(rows, metrics) if rows else "No finished runs.\n"
     if rows:
+        efficiency = efficiency_rows(runs)
+        extra = efficiency_markdown(efficiency)
+        if comparison is not None:
+            extra += _significance(directory, runs, comparison)
         write_csv(rows, directory / "report.csv")
+        write_csv(efficiency, directory / "report_efficiency.csv")
         plot_metric_bars(rows, metrics, directory / "report.png")
-        markdown += _extra_tables(directory, runs, rows, baseline, significance_metric)
+        speed_metric = "ndcg_10" if "ndcg_10" in metrics else metrics[0]
+        plot_accuracy_vs_time(rows, efficiency, speed_metric, directory / "report_speed.png")
+        markdown += extra
     if failed:
         markdown += "\nFailed jobs:\n" + "".join(f"- {f['path']}: {f.get('error', '?')}\n" for f in failed)
     (directory / "report.md").write_text(markdown, encoding="utf-8")
     return markdown
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m llmrec.report", description=__doc__)
     parser.add_argument("directory", type=Path, help="a run's or a multirun's output folder")
     parser.add_argument(
         "--metrics", nargs="+", default=list(DEFAULT_METRICS), help="test metrics to tabulate"
     )
-    parser.add_argument("--baseline", default=None, help="model to test every other model against")
+    parser.add_argument("--baseline", default=None, help="model (name or label) to compare every model with")
     parser.add_argument(
+        "--significance-metrics",
         "--significance-metric",
-        default="ndcg_10",
-        help="per-user metric of the paired test (hr_K/ndcg_K/mrr_K)",
+        nargs="+",
+        default=["ndcg_10"],
+        help="per-user metrics of the comparisons (hr_K/ndcg_K/mrr_K); each is one more corrected test",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument("--min-seeds", type=int, default=3, help="seeds each model needs to be compared")
+    parser.add_argument("--correction", choices=list(CORRECTIONS), default="holm", help="holm or bh (FDR)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="level of the corrected verdicts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    comparison = None
+    if args.baseline:
+        metrics = tuple(args.significance_metrics)
+        comparison = Comparison(args.baseline, metrics, args.min_seeds, args.correction, args.alpha)
     try:
-        markdown = write_report(args.directory, args.metrics, args.baseline, args.significance_metric)
+        markdown = write_report(args.directory, args.metrics, comparison)
     except LlmrecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,21 +13,37 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from llmrec.errors import LlmrecError
-from llmrec.report.summary import write_report
+from llmrec.report.summary import Comparison, write_report
 
 log = logging.getLogger(__name__)
 
 
 class ReportOnMultirunEnd(Callback):
-    def __init__(self, baseline: str | None = None) -> None:
-        self.baseline = baseline
+    def __init__(self, baseline: str | None = None, min_seeds: int = 3) -> None:
+        self.baseline, self.min_seeds = baseline, min_seeds
+
+    def _report(self, sweep_dir: Path) -> str | None:
+        """The report's Markdown; a refused comparison (too few seeds, mixed protocols) still leaves the
+        tables, with a warning; None when there is no report at all."""
+        comparison = Comparison(self.baseline, min_seeds=self.min_seeds) if self.baseline else None
+        try:
+            return write_report(sweep_dir, comparison=comparison)
+        except LlmrecError as error:
+            log.warning("no %s for %s: %s", "comparison" if comparison else "report", sweep_dir, error)
+        return self._report_without_comparison(sweep_dir) if comparison else None
+
+    @staticmethod
+    def _report_without_comparison(sweep_dir: Path) -> str | None:
+        try:
+            return write_report(sweep_dir)
+        except LlmrecError as error:
+            log.warning("no report for %s: %s", sweep_dir, error)
+            return None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        try:
-            markdown = write_report(sweep_dir, baseline=self.baseline)
-        except LlmrecError as error:
-            log.warning("no report for %s: %s", sweep_dir, error)
+        markdown = self._report(sweep_dir)
+        if markdown is None:
             return
         log.info("report of %s:\n%s", sweep_dir, markdown)
         wandb_cfg = OmegaConf.select(config, "logger.wandb", throw_on_missing=False)
