@@ -22,11 +22,13 @@ def write_result(
     model_config: dict[str, Any] | None = None,
     mask_history: bool = True,
     protocol_settings: dict[str, Any] | None = None,
+    converged: bool | None = True,
 ) -> Path:
     """A run folder holding one results.json; ``protocol=None`` writes one from before protocols were
     recorded (the protocol then follows ``config.eval.mask_history``)."""
     result: dict[str, Any] = {
         "status": "ok",
+        "converged": converged,
         "model": model,
         "dataset": dataset,
         "seed": seed,

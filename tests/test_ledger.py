@@ -73,7 +73,7 @@ def test_a_hand_made_case(tmp_path: Path) -> None:
         "0.0500 ± 0.0141 (2) |"
     ) in markdown
     detail = (
-        "- under loo: 0.0500 ± 0.0141 over 2 seed(s); model `sasrec`; data `beauty-0123456789abcdef`; commit "
+        "- under loo: 0.0500 ± 0.0141 (2); model `sasrec`; data `beauty-0123456789abcdef`; commit "
         "`0123456789`; config `datamodule.batch_size=128, dataset.max_len=50, hidden=64, lr=0.001, "
         "trainer.max_epochs=100`; runs `runs/loo_sasrec_s0`, `runs/loo_sasrec_s1`"
     )

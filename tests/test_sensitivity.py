@@ -169,3 +169,12 @@ def test_failed_jobs_are_listed(tmp_path: Path) -> None:
     (broken / "failed.json").write_text('{"status": "failed", "error": "no timestamps"}', encoding="utf-8")
     markdown = write_sensitivity([tmp_path / "sweep"], tmp_path)
     assert "1 failed job(s), not in the tables:\n- sweep/3_user_holdout_a_s0: no timestamps\n" in markdown
+
+
+def test_runs_that_did_not_converge_are_counted_in_their_cell(tmp_path: Path) -> None:
+    write_result(tmp_path / "s0", model="a", value=0.1, seed=0, converged=False)
+    write_result(tmp_path / "s1", model="a", value=0.2, seed=1, converged=None)  # unknown is not "no"
+    markdown = write_sensitivity([tmp_path], tmp_path)
+    assert "| a | 0.1500 ± 0.0707 (2; 1 not converged) |" in markdown
+    (row,) = csv.DictReader((tmp_path / "sensitivity.csv").open(encoding="utf-8"))
+    assert row["unconverged"] == "1"

@@ -23,7 +23,7 @@ from typing import Any
 
 from llmrec.errors import LlmrecError
 from llmrec.report.published import Figure, load_published
-from llmrec.report.rankings import Cell, metric_value, model_label, protocol_of, seed_cell
+from llmrec.report.rankings import Cell, model_label, protocol_of, seed_cell
 from llmrec.report.runs import collect
 
 MAIN_PROTOCOL = "loo"
@@ -89,7 +89,7 @@ def _group(key: tuple[str, str, str, str], members: list[dict[str, Any]], metric
             f"seed(s) {repeated} appear twice among runs {folders} of the same setting; give each run once"
         )
     commits = "; ".join(sorted({_commit(r) for r in members}))
-    cell = seed_cell([metric_value(r, metric) for r in members])
+    cell = seed_cell(members, metric)
     return Group(*key, commits, cell, tuple(sorted(r["folder"] for r in members)))
 
 
@@ -126,7 +126,7 @@ def load_runs(directories: Sequence[Path], root: Path | None) -> list[dict[str, 
 def _format_groups(groups: list[Group]) -> str:
     if not groups:
         return "no run"
-    return "; ".join(f"{g.cell.mean:.4f} ± {g.cell.std:.4f} ({g.cell.seeds})" for g in groups)
+    return "; ".join(g.cell.text() for g in groups)
 
 
 def _protocols(figure: Figure) -> tuple[str, ...]:
@@ -137,7 +137,7 @@ def _group_lines(protocol: str, groups: list[Group]) -> list[str]:
     if not groups:
         return [f"- under {protocol}: no run"]
     return [
-        f"- under {protocol}: {g.cell.mean:.4f} ± {g.cell.std:.4f} over {g.cell.seeds} seed(s); model "
+        f"- under {protocol}: {g.cell.text()}; model "
         f"`{g.label}`; data `{g.fingerprint}`; commit `{g.commits}`; config `{g.config}`; runs "
         + ", ".join(f"`{folder}`" for folder in g.folders)
         for g in groups

@@ -31,6 +31,12 @@ class Cell:
     mean: float
     std: float
     seeds: int
+    unconverged: int = 0  # runs whose results.json says converged: false (stopped while still improving)
+
+    def text(self) -> str:
+        """``0.0500 ± 0.0141 (2)``, or ``(2; 1 not converged)``."""
+        flag = f"; {self.unconverged} not converged" if self.unconverged else ""
+        return f"{self.mean:.4f} ± {self.std:.4f} ({self.seeds}{flag})"
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,10 @@ def _check_one_setting_per_protocol(runs: list[dict[str, Any]], dataset: str) ->
             )
 
 
-def _seed_values(runs: list[dict[str, Any]], metric: str) -> dict[tuple[str, str], list[float]]:
-    """(model, protocol) -> the metric of each seed; the same seed twice is an error, not a fourth seed."""
+def _by_cell(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(model, protocol) -> its runs, one a seed; the same seed twice is an error, not a fourth seed."""
     seen: dict[tuple[str, str, int], str] = {}
-    values: dict[tuple[str, str], list[float]] = defaultdict(list)
+    members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for result in runs:
         key = (model_label(result), protocol_of(result))
         seed_key = (*key, int(result.get("seed", -1)))
@@ -113,13 +119,16 @@ def _seed_values(runs: list[dict[str, Any]], metric: str) -> dict[tuple[str, str
                 f"{result['path']}; give folders that hold each seed once"
             )
         seen[seed_key] = result["path"]
-        values[key].append(metric_value(result, metric))
-    return values
+        members[key].append(result)
+    return members
 
 
-def seed_cell(values: list[float]) -> Cell:
+def seed_cell(runs: list[dict[str, Any]], metric: str) -> Cell:
+    """Mean and sample std (0 for one seed) of ``metric`` over the runs, and how many did not converge."""
+    values = [metric_value(result, metric) for result in runs]
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return Cell(statistics.fmean(values), std, len(values))
+    unconverged = sum(result.get("converged") is False for result in runs)
+    return Cell(statistics.fmean(values), std, len(values), unconverged)
 
 
 def rank_models(means: dict[str, float]) -> dict[str, float]:
@@ -152,7 +161,7 @@ def kendall_tau(first: dict[str, float], second: dict[str, float]) -> float:
 def dataset_table(dataset: str, runs: list[dict[str, Any]], metric: str) -> DatasetTable:
     _check_one_sample_schema(runs, dataset)
     _check_one_setting_per_protocol(runs, dataset)
-    cells = {key: seed_cell(values) for key, values in _seed_values(runs, metric).items()}
+    cells = {key: seed_cell(members, metric) for key, members in _by_cell(runs).items()}
     protocols = tuple(sorted({p for _, p in cells}, key=_protocol_key))
     models = tuple(sorted({m for m, _ in cells}))
     shared = tuple(m for m in models if all((m, p) in cells for p in protocols))

@@ -31,7 +31,7 @@ from llmrec.report.runs import collect
 
 
 def _format_cell(cell: Cell | None) -> str:
-    return "missing" if cell is None else f"{cell.mean:.4f} ± {cell.std:.4f} ({cell.seeds})"
+    return "missing" if cell is None else cell.text()
 
 
 def _format_tau(tau: float) -> str:
@@ -85,7 +85,8 @@ def to_markdown(tables: list[DatasetTable], metric: str) -> str:
         f"# Protocol sensitivity: test {metric}",
         "",
         "Mean ± sample std over seeds (number of seeds); std 0 for one seed. Equal means share a rank (`=`); "
-        "tau is Kendall's tau-b; a pair tied under either protocol is not counted as a swap.",
+        "tau is Kendall's tau-b; a pair tied under either protocol is not counted as a swap. Not converged: "
+        "runs that reached their budget while validation was still improving.",
     ]
     for table in tables:
         lines += ["", f"## {table.dataset}", "", *_metric_table(table)]
@@ -108,6 +109,7 @@ def cell_rows(tables: list[DatasetTable], metric: str) -> list[dict[str, Any]]:
                     "mean": "" if cell is None else f"{cell.mean:.6f}",
                     "std": "" if cell is None else f"{cell.std:.6f}",
                     "seeds": 0 if cell is None else cell.seeds,
+                    "unconverged": 0 if cell is None else cell.unconverged,
                     "rank": "" if rank is None else f"{rank:g}",
                 }
             )
@@ -137,7 +139,7 @@ def _write_csv(rows: list[dict[str, Any]], fields: Sequence[str], path: Path) ->
 
 
 PAIR_FIELDS = ("dataset", "protocol_a", "protocol_b", "models", "kendall_tau", "swapped")
-CELL_FIELDS = ("dataset", "model", "protocol", "metric", "mean", "std", "seeds", "rank")
+CELL_FIELDS = ("dataset", "model", "protocol", "metric", "mean", "std", "seeds", "unconverged", "rank")
 
 
 def write_sensitivity(directories: Sequence[Path], out: Path, metric: str = "ndcg_10") -> str:
