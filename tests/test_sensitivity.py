@@ -14,7 +14,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from llmrec.errors import LlmrecError
-from llmrec.report.rankings import kendall_tau, protocol_of, rank_models, sensitivity_tables, swapped_pairs
+from llmrec.report.rankings import kendall_tau, protocol_name, rank_models, sensitivity_tables, swapped_pairs
 from llmrec.report.runs import collect
 from llmrec.report.sensitivity import main, write_sensitivity
 from tests.conftest import CONF_DIR
@@ -106,7 +106,7 @@ def test_one_table_per_dataset(tmp_path: Path) -> None:
 def test_results_without_a_protocol_key_read_as_loo_or_loo_unmasked(tmp_path: Path) -> None:
     write_result(tmp_path / "old_masked", model="a", value=0.1, protocol=None)
     write_result(tmp_path / "old_unmasked", model="a", value=0.2, protocol=None, mask_history=False, seed=1)
-    protocols = sorted(protocol_of(r) for r in collect(tmp_path)[0])
+    protocols = sorted(protocol_name(r) for r in collect(tmp_path)[0])
     assert protocols == ["loo", "loo_unmasked"]
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import LlmrecError
+from llmrec.report.names import model_label
 from llmrec.report.published import Figure, load_published
-from llmrec.report.rankings import Cell, model_label, protocol_of, seed_cell
+from llmrec.report.rankings import Cell, protocol_name, seed_cell
 from llmrec.report.runs import collect
 
 MAIN_PROTOCOL = "loo"
@@ -77,7 +78,12 @@ def _commit(result: dict[str, Any]) -> str:
 
 def _group_key(result: dict[str, Any]) -> tuple[str, str, str, str]:
     fingerprint = str((result.get("data") or {}).get("fingerprint") or "unknown")
-    return (protocol_of(result), model_label(result), fingerprint, config_summary(result.get("config") or {}))
+    return (
+        protocol_name(result),
+        model_label(result),
+        fingerprint,
+        config_summary(result.get("config") or {}),
+    )
 
 
 def _group(key: tuple[str, str, str, str], members: list[dict[str, Any]], metric: str) -> Group:
@@ -98,7 +104,7 @@ def groups_for(figure: Figure, runs: list[dict[str, Any]], protocol: str) -> lis
     grouped: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for result in runs:
         same = result["dataset"] == figure.dataset and model_label(result) == figure.model
-        if same and protocol_of(result) == protocol:
+        if same and protocol_name(result) == protocol:
             grouped[_group_key(result)].append(result)
     return [_group(key, members, figure.metric) for key, members in sorted(grouped.items())]
 

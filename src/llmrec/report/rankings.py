@@ -14,14 +14,8 @@ import numpy as np
 from scipy.stats import kendalltau, rankdata
 
 from llmrec.errors import LlmrecError
-
-try:
-    from llmrec.report.names import model_label
-except ImportError:  # until the honest-names module lands: the plain model name
-
-    def model_label(result: dict[str, Any]) -> str:
-        return str(result["model"])
-
+from llmrec.report.names import model_label
+from llmrec.report.runs import protocol_of, samples_of
 
 PROTOCOL_ORDER = ("loo", "loo_unmasked", "sampled", "user_holdout")
 
@@ -58,14 +52,9 @@ class DatasetTable:
     pairs: tuple[PairRow, ...]
 
 
-def protocol_of(result: dict[str, Any]) -> str:
-    """The protocol a run was evaluated under; results.json written before protocols were recorded mean
-    leave-one-out, unmasked when ``eval.mask_history`` was false."""
-    recorded = result.get("protocol")
-    if isinstance(recorded, dict) and recorded.get("name"):
-        return str(recorded["name"])
-    masked = ((result.get("config") or {}).get("eval") or {}).get("mask_history", True)
-    return "loo" if masked is not False else "loo_unmasked"
+def protocol_name(result: dict[str, Any]) -> str:
+    """The protocol a run was evaluated under (older results.json: loo, or loo_unmasked when unmasked)."""
+    return str(protocol_of(result)["name"])
 
 
 def _protocol_key(name: str) -> tuple[int, str]:
@@ -84,7 +73,7 @@ def metric_value(result: dict[str, Any], metric: str) -> float:
 
 def _check_one_sample_schema(runs: list[dict[str, Any]], dataset: str) -> None:
     """Protocols are the one thing that may differ: runs trained from other sample schemas do not compare."""
-    schemas = sorted({str((r.get("samples") or {}).get("name", "?")) for r in runs} - {"?"})
+    schemas = sorted({str(samples_of(r)["name"]) for r in runs})
     if len(schemas) > 1:
         raise LlmrecError(
             f"runs on {dataset} were trained from different sample schemas {schemas}; a sensitivity table "
@@ -96,8 +85,8 @@ def _check_one_setting_per_protocol(runs: list[dict[str, Any]], dataset: str) ->
     """Runs pooled under one protocol name must share its settings (sampled: the same candidates)."""
     settings: dict[str, set[str]] = defaultdict(set)
     for result in runs:
-        recorded = result.get("protocol") if isinstance(result.get("protocol"), dict) else {}
-        settings[protocol_of(result)].add(json.dumps(recorded, sort_keys=True, default=str))
+        recorded = protocol_of(result)
+        settings[str(recorded["name"])].add(json.dumps(recorded, sort_keys=True, default=str))
     for name, variants in sorted(settings.items()):
         if len(variants) > 1:
             raise LlmrecError(
@@ -111,7 +100,7 @@ def _by_cell(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str,
     seen: dict[tuple[str, str, int], str] = {}
     members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for result in runs:
-        key = (model_label(result), protocol_of(result))
+        key = (model_label(result), protocol_name(result))
         seed_key = (*key, int(result.get("seed", -1)))
         if seed_key in seen:
             raise LlmrecError(
