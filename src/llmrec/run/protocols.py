@@ -52,10 +52,6 @@ class Protocol:
     mask_history: bool = True
     candidates: np.ndarray | None = None  # (users, negatives) for the sampled protocol
 
-    @property
-    def name(self) -> str:
-        return str(self.params["name"])
-
     def users_per_split(self) -> dict[str, int]:
         """Training users (with a training part), validation and test users."""
         split = self.split
@@ -81,11 +77,12 @@ def protocol_settings(cfg: DictConfig) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"protocol={name} has no setting(s) {unknown}; known: {sorted(DEFAULTS[name])}")
     settings = {"name": name, **DEFAULTS[name], **settings}
-    _check_mask(settings, mask)
+    _check_settings(settings, mask)
     return settings
 
 
-def _check_mask(settings: dict[str, Any], mask: Any) -> None:
+def _check_settings(settings: dict[str, Any], mask: Any) -> None:
+    """The loo pair's fixed masking, the protocol's seed, and agreement with ``eval.mask_history``."""
     fixed = {"loo": True, "loo_unmasked": False}.get(settings["name"])
     if fixed is not None and settings["mask_history"] != fixed:
         raise ConfigError(
