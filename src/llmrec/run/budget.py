@@ -29,6 +29,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.trainer.states import TrainerFn
+from torch import Tensor
 
 from llmrec.checks import positive_int
 from llmrec.data.batch import SeqBatch
@@ -92,34 +93,53 @@ def stage_budget(cfg: DictConfig) -> dict[str, Any]:
     return {"kind": kind, "max_epochs": cfg.trainer.get("max_epochs"), "patience": read_budget(cfg).patience}
 
 
-def count_examples(batch: SeqBatch, targets: str) -> int:
-    """Training examples of a batch of windows under the schema's ``targets`` (``all`` | ``last``)."""
+def count_examples(batch: SeqBatch, targets: str) -> Tensor:
+    """Training examples of a batch of windows under the schema's ``targets`` (``all`` | ``last``), as a
+    0-d tensor on the batch's device (read without a device sync until a count is needed)."""
     items = batch.items
     if targets == "last":
-        return int((items[:, -1] != 0).sum())
+        return (items[:, -1] != 0).sum()
     trained = (items[:, :-1] != 0) & (items[:, 1:] != 0)  # (B, L): a target with an item before it
     if batch.new_targets is not None:  # overlapping windows: the window's new targets only
         column = torch.arange(trained.shape[1], device=items.device)
         trained &= column[None, :] >= trained.shape[1] - batch.new_targets[:, None]
-    return int(trained.sum())
+    return trained.sum()
 
 
 class ComputeMeter(pl.Callback):
     """Counts the training examples seen (all ranks together) and stops training after the step in which
-    ``max_examples`` or ``max_steps`` is reached (validation runs there first)."""
+    ``max_examples`` or ``max_steps`` is reached (validation runs there first). Counts are summed on the
+    device and read at validation and epoch ends, or every step only when ``max_examples`` needs them."""
 
     def __init__(self, targets: str, max_steps: int | None = None, max_examples: int | None = None) -> None:
         self.targets, self.max_steps, self.max_examples = targets, max_steps, max_examples
         self.examples = 0
+        self.pending: Tensor | None = None  # this rank's count since the last read
+
+    def _read(self, trainer: pl.Trainer) -> None:
+        if self.pending is not None:
+            self.examples += int(trainer.strategy.reduce(self.pending, reduce_op="sum"))
+            self.pending = None
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        local = torch.tensor(count_examples(batch, self.targets), device=pl_module.device)
-        self.examples += int(trainer.strategy.reduce(local, reduce_op="sum"))
+        count = count_examples(batch, self.targets)
+        self.pending = count if self.pending is None else self.pending + count
+        if self.max_examples is not None:
+            self._read(trainer)
         steps_done = self.max_steps is not None and trainer.global_step >= self.max_steps
         if steps_done or (self.max_examples is not None and self.examples >= self.max_examples):
             trainer.should_stop = True
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._read(trainer)  # before the checkpoint of this validation saves the count
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._read(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._read(trainer)
 
     def state_dict(self) -> dict[str, Any]:
         return {"examples": self.examples}
