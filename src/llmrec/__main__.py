@@ -59,7 +59,7 @@ def _run_job(cfg: DictConfig, output_dir: Path, multirun: bool) -> float | None:
         print(f"error: {message}", file=sys.stderr)
         if multirun:
             record_failure(output_dir, error)
-            return float("nan")  # a sweeper (optuna) marks the trial failed and goes on
+            return float("nan")  # the sweep goes on; report and sensitivity list failed.json
         sys.exit(2)
     except Exception as error:
         if not multirun:
