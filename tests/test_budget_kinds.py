@@ -68,6 +68,7 @@ def test_each_kind_reads_its_limits(tmp_path: Path) -> None:
     assert examples == Budget("examples", max_examples=900, patience=2)
     boxed = _budget(tmp_path, "trainer.max_time=00:00:01:00")
     assert boxed.max_time == "00:00:01:00" and boxed.kind == "convergence"
+    assert _budget(tmp_path, "trainer.max_time={minutes:3}").max_time == {"minutes": 3}  # JSON-ready
 
 
 def _trainer(tmp_path: Path, *overrides: str) -> pl.Trainer:

@@ -81,7 +81,10 @@ def read_budget(cfg: DictConfig) -> Budget:
         if value is None:
             raise ConfigError(f"budget/kind={kind} needs budget.{key}=<n> (a positive integer)")
         limits[key] = positive_int(value, f"budget.{key}")
-    return Budget(kind, max_time=cfg.trainer.get("max_time"), **limits)
+    box = cfg.trainer.get("max_time")  # "DD:HH:MM:SS" or a mapping such as {minutes: 3}
+    return Budget(
+        kind, max_time=OmegaConf.to_container(box) if isinstance(box, DictConfig) else box, **limits
+    )
 
 
 def stage_budget(cfg: DictConfig) -> dict[str, Any]:
