@@ -142,3 +142,13 @@ def test_the_repository_published_figures_load_and_name_their_sources() -> None:
     figures = load_published(REPO / "experiments" / "published.yaml")
     assert len(figures) >= 5 and all(f.source and f.note for f in figures)
     assert any(f.protocol == "user_holdout" for f in figures)
+
+
+def test_relative_to_names_run_folders_from_a_root(tmp_path: Path) -> None:
+    runs = _runs(tmp_path / "outputs" / "sweeps" / "beauty")
+    published = _published(tmp_path / "published.yaml", FIGURE)
+    markdown = write_ledger(published, [runs], tmp_path / "L.md", root=tmp_path)
+    assert "the runs below: `outputs/sweeps/beauty`" in markdown
+    assert "`outputs/sweeps/beauty/loo_sasrec_s0`" in markdown
+    with pytest.raises(LlmrecError, match="is not below --relative-to"):
+        write_ledger(published, [runs], tmp_path / "L.md", root=tmp_path / "elsewhere")

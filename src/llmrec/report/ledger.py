@@ -200,7 +200,12 @@ def render_ledger(
 def _source_name(directory: Path, root: Path | None) -> str:
     if root is None:
         return directory.resolve().name
-    return directory.resolve().relative_to(root.resolve()).as_posix() or "."
+    try:
+        return directory.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise LlmrecError(
+            f"{directory} is not below --relative-to {root}; give a root above every run"
+        ) from None
 
 
 def write_ledger(published: Path, directories: Sequence[Path], out: Path, root: Path | None = None) -> str:
@@ -226,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         write_ledger(args.published, args.runs, args.out, args.relative_to)
-    except (LlmrecError, ValueError) as error:
+    except LlmrecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {args.out}")
