@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 
 from llmrec.errors import ConfigError
-from llmrec.report.stats import (
-    adjust,
-    benjamini_hochberg,
-    compare_seeds,
-    holm,
-    two_level_bootstrap,
-    two_level_t,
-)
+from llmrec.report.corrections import adjust, benjamini_hochberg, holm
+from llmrec.report.stats import compare_seeds, two_level_bootstrap, two_level_t
 
 # Two seeds x two users. A's rows differ by a seed shift only (no per-user seed noise); B is constant.
 XA = np.array([[0.5, 0.7], [0.3, 0.5]])
@@ -52,6 +46,8 @@ def test_two_level_t_by_hand() -> None:
     assert out["df"] == pytest.approx(2.0)
     assert out["p"] == pytest.approx(1 - t / math.sqrt(t * t + 2))
     assert out["p"] == pytest.approx(0.16795, abs=1e-5)
+    half = 4.302653 * math.sqrt(0.02)  # t(0.975, 2 df) x SE
+    assert (out["t_ci_low"], out["t_ci_high"]) == pytest.approx((0.3 - half, 0.3 + half))
 
 
 def test_per_user_seed_noise_is_not_counted_as_user_spread() -> None:
@@ -59,7 +55,8 @@ def test_per_user_seed_noise_is_not_counted_as_user_spread() -> None:
     # noise only reaches the seed means (here not at all), so nothing is left: SE 0, identical means p 1.
     xb = np.array([[0.25, 0.5, 0.75], [0.25, 0.5, 0.75]])  # binary fractions: exact sums
     xa = xb + np.array([[0.125, -0.125, 0.0], [-0.125, 0.125, 0.0]])
-    assert two_level_t(xa, xb) == {"se": 0.0, "df": pytest.approx(float("nan"), nan_ok=True), "p": 1.0}
+    out = two_level_t(xa, xb)
+    assert (out["se"], out["p"], out["t_ci_low"], out["t_ci_high"]) == (0.0, 1.0, 0.0, 0.0)
 
 
 def test_seed_aggregation_and_relative_effect_by_hand() -> None:

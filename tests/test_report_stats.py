@@ -105,6 +105,7 @@ def test_significance_aggregates_seeds_then_pairs_users(sweep: Path) -> None:
     assert float(row["welch_p"]) == pytest.approx(welch)
     assert float(row["p_adj"]) == pytest.approx(float(row["p"]))  # one comparison: Holm changes nothing
     assert float(row["ci_low"]) <= float(row["diff"]) <= float(row["ci_high"])
+    assert float(row["t_ci_low"]) <= float(row["diff"]) <= float(row["t_ci_high"])
     assert row["verdict"] == ("better" if float(row["p"]) < 0.05 else "not significant")
     assert (row["model"], row["baseline"], row["protocol"], row["samples"]) == (
         "good",

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from llmrec.errors import ConfigError
+from llmrec.report.corrections import CORRECTIONS, adjust
 from llmrec.report.rows import check_comparable, group_runs
-from llmrec.report.stats import CORRECTIONS, adjust, compare_seeds, per_user_metric
+from llmrec.report.stats import compare_seeds, per_user_metric
 
 Group = tuple[dict[str, str], list[dict[str, Any]]]
 
@@ -141,18 +142,20 @@ def significance_markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"\nEach model against {first['baseline']} on per-user test metrics (the seed is the unit). "
         f"p: two-level t-test over seeds and users, {CORRECTIONS[first['correction']]}-corrected over the "
-        f"{len(rows)} comparison(s) of this report (p adj), verdict at alpha {first['alpha']}; 95% CI: "
-        f"two-level bootstrap (seeds, then users). For reference: Welch's t-test on per-seed means, and "
-        f"the paired t / Wilcoxon over users on seed-averaged values (these ignore seed variance).\n",
+        f"{len(rows)} comparison(s) of this report (p adj), verdict at alpha {first['alpha']}; CI (t): its "
+        f"uncorrected 95% interval; CI (boot): two-level bootstrap (seeds, then users), narrower with few "
+        f"seeds. For reference: Welch's t-test on per-seed means, and the paired t / Wilcoxon over users on "
+        f"seed-averaged values (these ignore seed variance).\n",
         "| model | dataset | protocol | samples | metric | seeds | mean ± std | baseline | diff | rel. | "
-        "95% CI | p | p adj | verdict | Welch p | user t p | Wilcoxon p |",
-        "|" + "---|" * 17,
+        "CI (t) | CI (boot) | p | p adj | verdict | Welch p | user t p | Wilcoxon p |",
+        "|" + "---|" * 18,
     ]
     for r in rows:
         cells = [r["model"], r["dataset"], r["protocol"], r["samples"], r["metric"]]
         cells += [f"{r['seeds']} vs {r['baseline_seeds']}", f"{r['mean']:.4f} ± {r['std']:.4f}"]
         cells += [f"{r['baseline_mean']:.4f} ± {r['baseline_std']:.4f}", f"{r['diff']:+.4f}"]
-        cells += [f"{r['rel_diff']:+.1%}", f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"]
+        cells += [f"{r['rel_diff']:+.1%}", f"[{r['t_ci_low']:+.4f}, {r['t_ci_high']:+.4f}]"]
+        cells += [f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"]
         cells += [f"{r[k]:.3g}" for k in ("p", "p_adj")] + [r["verdict"]]
         cells += [f"{r[k]:.3g}" for k in ("welch_p", "user_t_p", "wilcoxon_p")]
         lines.append("| " + " | ".join(cells) + " |")

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import LlmrecError
+from llmrec.report.corrections import CORRECTIONS
 from llmrec.report.plots import plot_accuracy_vs_time, plot_metric_bars
 from llmrec.report.rows import summarize
 from llmrec.report.runs import check_metrics, collect
 from llmrec.report.significance import significance_markdown, significance_rows
-from llmrec.report.stats import CORRECTIONS
 from llmrec.report.tables import efficiency_markdown, efficiency_rows, to_markdown, write_csv
 
 DEFAULT_METRICS = ("hr_10", "ndcg_10", "mrr_10", "hr_20", "ndcg_20", "coverage_10")
