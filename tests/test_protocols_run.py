@@ -205,3 +205,12 @@ def test_harte_paper_holds_users_out(tmp_path: Path) -> None:
     settings = protocol_settings(cfg)
     assert settings["name"] == "user_holdout" and settings["order"] == "random"
     assert (settings["test_fraction"], settings["val_fraction"]) == (0.1, 0.1)
+
+
+def test_user_holdout_random_is_user_holdout_in_a_seeded_order(tmp_path: Path) -> None:
+    settings = protocol_settings(compose_config(["protocol=user_holdout_random"], tmp_path))
+    assert settings["name"] == "user_holdout" and settings["order"] == "random"
+    timed = protocol_settings(compose_config(["protocol=user_holdout"], tmp_path))
+    assert {k: v for k, v in settings.items() if k != "order"} == {
+        k: v for k, v in timed.items() if k != "order"
+    }
