@@ -125,6 +125,32 @@ def test_a_finished_stage1_run_is_reused(tmp_path: Path) -> None:
         sasrec_id_embeddings(other, None, cfg.model.stage1.model, {})
 
 
+@pytest.mark.parametrize(
+    ("stamp", "protocol", "accepted"),
+    [
+        ({}, [], True),  # a checkpoint from before protocols were stamped is loo's
+        ({}, ["protocol=sampled"], True),  # sampled trains on loo's split
+        ({}, ["protocol=user_holdout_random"], False),  # loo trained on the held-out users
+        ({"split": "user_holdout(test_fraction=0.1, val_fraction=0.1, order=random, seed=0)"},
+         ["protocol=user_holdout_random"], True),
+        ({"split": "user_holdout(test_fraction=0.1, val_fraction=0.1, order=random, seed=0)"},
+         ["protocol=user_holdout_random", "protocol.seed=1"], False),
+    ],
+)  # fmt: skip
+def test_a_given_stage1_checkpoint_must_come_from_this_split(
+    stamp: dict[str, str], protocol: list[str], accepted: bool, tmp_path: Path
+) -> None:
+    cfg = compose_config(["model=e4srec", "debug=tiny", *protocol], tmp_path)
+    given = tmp_path / "given.ckpt"
+    torch.save({"state_dict": {}, "llmrec": {"dataset": "tiny-abc", **stamp}}, given)
+    context = StageContext(cfg, tmp_path / "run", None, "tiny-abc", no_nested_run)  # type: ignore[arg-type]
+    if accepted:
+        assert sasrec_id_embeddings(context, str(given), cfg.model.stage1.model, {}) == str(given)
+    else:
+        with pytest.raises(ConfigError, match="seen users this run holds out"):
+            sasrec_id_embeddings(context, str(given), cfg.model.stage1.model, {})
+
+
 @pytest.mark.bad_input
 @pytest.mark.parametrize(
     ("override", "expected"),

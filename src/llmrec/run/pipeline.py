@@ -28,7 +28,7 @@ from llmrec.run.budget import budget_callbacks, budget_results, read_budget
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.run.lr_schedule import attach_optimization
-from llmrec.run.protocols import Protocol, build_protocol
+from llmrec.run.protocols import Protocol, build_protocol, protocol_settings, training_split
 from llmrec.run.results import code_version, write_results
 from llmrec.run.resume import find_resume_checkpoint
 from llmrec.run.samples import check_samples, samples_record
@@ -245,6 +245,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
 
     data = prepared.data
     stamp = {"dataset": prepared.fingerprint, "model": str(cfg.model._target_), "num_items": data.num_items}
+    stamp["split"] = training_split(protocol_settings(cfg))  # no later stage reuses another split's model
     resume_from = find_resume_checkpoint(cfg, output_dir, stamp) if model.requires_training else None
     trainer = build_trainer(cfg, output_dir, stamp if model.requires_training else None)
     fit_start = time.perf_counter()

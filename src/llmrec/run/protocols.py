@@ -81,6 +81,15 @@ def protocol_settings(cfg: DictConfig) -> dict[str, Any]:
     return settings
 
 
+def training_split(settings: dict[str, Any]) -> str:
+    """Which interactions a run trains on: one leave-one-out split for loo, loo_unmasked and sampled; for
+    user_holdout, the split that holds its users out (a model trained under another split has seen them)."""
+    if settings["name"] != "user_holdout":
+        return "loo"
+    keys = ("test_fraction", "val_fraction", "order", "seed")
+    return "user_holdout(" + ", ".join(f"{key}={settings[key]}" for key in keys) + ")"
+
+
 def _check_settings(settings: dict[str, Any], mask: Any) -> None:
     """The loo pair's fixed masking, the protocol's seed, and agreement with ``eval.mask_history``."""
     fixed = {"loo": True, "loo_unmasked": False}.get(settings["name"])

@@ -35,11 +35,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
 from llmrec.io import write_json_atomic
-from llmrec.models.e4srec.id_table import check_same_dataset
+from llmrec.models.e4srec.id_table import check_same_dataset, read_checkpoint, resolve_checkpoint
 from llmrec.models.e4srec.instruct import MANIFEST, instruction_tune
 from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
 from llmrec.run.budget import stage_budget
 from llmrec.run.instantiate import build, call_checked
+from llmrec.run.protocols import protocol_settings, training_split
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,19 @@ def _finished_run(run_dir: Path, fingerprint: str) -> str | None:
     return str(best)
 
 
+def _check_same_split(source: str, cfg: DictConfig) -> None:
+    """A given stage-1 checkpoint must come from this run's training split: one trained under loo has
+    seen user_holdout's held-out users. A checkpoint from before protocols were recorded is loo."""
+    expected = training_split(protocol_settings(cfg))
+    trained_on = read_checkpoint(source).get("llmrec", {}).get("split", "loo")
+    if trained_on != expected:
+        raise ConfigError(
+            f"the SASRec checkpoint {resolve_checkpoint(source)} was trained on the {trained_on} split, this "
+            f"run trains on {expected}: its ID embeddings have seen users this run holds out; set "
+            "model.id_embeddings=null to train stage 1 under this run's protocol"
+        )
+
+
 def sasrec_id_embeddings(
     context: StageContext, given: str | None, model: DictConfig, trainer: Mapping[str, Any]
 ) -> str:
@@ -142,6 +156,7 @@ def sasrec_id_embeddings(
     trained with the run's trainer updated by ``trainer``; a ``given`` checkpoint must be of this dataset."""
     if given is not None:
         check_same_dataset(str(given), context.fingerprint)
+        _check_same_split(str(given), context.cfg)
         return given
     run_dir = context.output_dir / STAGE1_DIR
     best = _finished_run(run_dir, context.fingerprint)
