@@ -51,6 +51,8 @@ def test_same_settings_give_the_same_numbers_next_to_the_run(trained: Path, tmp_
     assert again["metrics"]["val"] == pytest.approx(original["metrics"]["val"], abs=1e-6)
     assert again["evaluation"]["eval"]["ks"] == [5, 10, 20] and again["evaluation"]["overrides"] == []
     assert again["best_checkpoint"].endswith("best.ckpt")
+    assert (again["budget"], again["converged"]) == (original["budget"], original["converged"])
+    assert again["budget"]["spent"]["epochs"] == 1  # the training's, not re-run
 
 
 def test_other_cutoffs_unmasked_and_export(trained: Path, tmp_path: Path) -> None:

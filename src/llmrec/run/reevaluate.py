@@ -233,6 +233,8 @@ def reevaluate(
         cfg, restored.prepared, restored.model, scores, eval_timings(scores), checkpoint
     )
     results["code_version"] = version
+    # the training was not re-run: its budget, what it spent and whether it converged are the run's
+    results |= {key: restored.results[key] for key in ("budget", "converged") if key in restored.results}
     results["evaluation"] = {
         "run_dir": str(run_dir),
         "overrides": list(overrides),
