@@ -7,6 +7,7 @@ User errors end with one ``error: ...`` line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -35,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from llmrec.run.tune import tune
     from llmrec.run.tune_settings import parse_args
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the tuner prints one line per trial itself
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the tuner logs one line per trial itself
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
         tune(parse_args(args))
     except LlmrecError as error:

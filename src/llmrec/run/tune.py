@@ -12,11 +12,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from llmrec.run.tune_best import rerun_best, summary, write_summary
 from llmrec.run.tune_settings import TuneSettings
 from llmrec.run.tune_study import best_trial, open_study, prepare, run_study
+
+log = logging.getLogger(__name__)
 
 
 def tune(settings: TuneSettings) -> dict[str, Any]:
@@ -24,14 +27,14 @@ def tune(settings: TuneSettings) -> dict[str, Any]:
     of the re-runs still leaves the trials on record)."""
     job = prepare(settings)
     study = open_study(job)
-    print(f"browse the study: {job.dashboard}")
+    log.info(f"browse the study: {job.dashboard}")
     run_study(job, study)
     content = summary(job, study)
     path = write_summary(job, content)
     best = best_trial(study)
     content["best"] = {"number": best.number, "params": best.params, "value": best.value}
-    print(f"best trial {best.number}: {job.cfg.eval.monitor}={best.value:.4f} {best.params}")
+    log.info(f"best trial {best.number}: {job.cfg.eval.monitor}={best.value:.4f} {best.params}")
     content["seeds"] = rerun_best(job, best.params)
     write_summary(job, content)
-    print(f"tuning: {path}")
+    log.info(f"tuning: {path}")
     return content

@@ -4,6 +4,7 @@ place tuning computes test metrics), and ``tuning.json``: the trials, the best, 
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from llmrec.io import write_json_atomic
 from llmrec.run.pipeline import run
 from llmrec.run.tune_space import apply_params
 from llmrec.run.tune_study import ERROR_ATTR, INTERRUPTED, TuneJob, counted
+
+log = logging.getLogger(__name__)
 
 
 def rerun_best(job: TuneJob, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -36,7 +39,7 @@ def rerun_best(job: TuneJob, params: dict[str, Any]) -> list[dict[str, Any]]:
         reruns.append({"seed": seed, "dir": str(folder), **results["metrics"]})
         metric = str(job.cfg.eval.monitor).removeprefix("val/")
         test = results["metrics"]["test"].get(metric, float("nan"))
-        print(f"best params, seed {seed}: test/{metric}={test:.4f} -> {done}")
+        log.info(f"best params, seed {seed}: test/{metric}={test:.4f} -> {done}")
     return reruns
 
 

@@ -171,13 +171,14 @@ def run_study(job: TuneJob, study: optuna.Study) -> int:
     """Run the trials still missing to reach the budget; returns how many ran now."""
     done = sum(counted(trial) for trial in study.get_trials(deepcopy=False))
     missing = max(0, job.trials - done)
-    print(f"study {job.study_name}: {done} of {job.trials} trials done, {missing} to run ({job.storage})")
+    log.info(f"study {job.study_name}: {done} of {job.trials} trials done, {missing} to run ({job.storage})")
     for _ in range(missing):
         frozen = _one_trial(job, study)
         shown = "" if frozen.value is None else f" {job.cfg.eval.monitor}={frozen.value:.4f}"
         note = frozen.user_attrs.get(ERROR_ATTR, "")
         seconds = frozen.user_attrs["seconds"]
-        print(f"trial {frozen.number}: {frozen.state.name}{shown} in {seconds:.1f} s {frozen.params} {note}")
+        state = f"{frozen.state.name}{shown}"
+        log.info(f"trial {frozen.number}: {state} in {seconds:.1f} s {frozen.params} {note}")
     return missing
 
 
