@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from llmrec.embeddings.catalog import CatalogMapper
 from llmrec.embeddings.index import TorchIndex
-from tests.test_llm_models import _batch, _model
+from llmrec.models.llmseqprompt import LOW_SCORE, top_k_outside_history
+from tests.test_llm_models import TITLES, _batch, _model
 
 # Six items on a line: item i (1-based) sits at x = i, so its nearest neighbours are i-1, i+1, i-2, ...
 LINE_TITLES = [f"thing no. {i}" for i in range(1, 7)]
@@ -58,3 +60,34 @@ def test_scoring_hands_each_rows_history_to_the_fill(tmp_path: Path) -> None:
     model.mapper.map = lambda titles, k, exclude=None: given.append(exclude) or mapped(titles, k, exclude)
     model(rows)
     assert given == [[set(row) - {0} for row in rows.tolist()]]
+
+
+def test_history_items_the_titles_map_to_step_behind_the_fill() -> None:
+    # Item 3 generated exactly, a hallucination mapped to item 6: both in the history {3, 6}. The mapper alone
+    # keeps them first ([3, 6, 4, 2]), leaving 2 items once the evaluation masks the history.
+    titles, history = [["thing no. 3", "no such thing"]], [{3, 6}]
+    assert _mapper().map(titles, 4, history).tolist() == [[3, 6, 4, 2]]
+    out = top_k_outside_history(_mapper(), titles, 4, history)
+    assert out.tolist() == [[4, 2, 5, 1]]  # item 3's neighbours in order, none of the history
+
+
+def test_history_items_fill_last_when_the_catalog_is_short() -> None:
+    out = top_k_outside_history(_mapper(), [["thing no. 2"]], 5, [{1, 2, 3}])  # 3 items outside the history
+    assert sorted(out[0, :3]) == [4, 5, 6] and set(out[0, 3:]) <= {1, 2, 3} and len(set(out[0])) == 5
+
+
+def _top_items(scores: torch.Tensor) -> list[set[int]]:
+    return [set(torch.nonzero(row > LOW_SCORE).flatten().tolist()) for row in scores]
+
+
+def test_scores_rank_k_items_outside_the_history_when_the_lm_repeats_it(tmp_path: Path) -> None:
+    model = _model(tmp_path, "llmseqprompt").eval()  # 12 items, top_k = 10
+    rows = torch.tensor([[0, 0, 0, 0, 2, 3], [0, 0, 1, 2, 3, 4]])  # 10 and 8 items outside the history
+    model.generate_titles = lambda seq: [[TITLES[2], TITLES[1]], [TITLES[3], TITLES[0]]]  # history titles
+    scores = model(rows)
+    top = _top_items(scores)
+    assert all(len(items) == 10 for items in top)
+    assert top[0] == set(range(1, 13)) - {2, 3}  # every item outside the history, none of it
+    assert set(range(5, 13)) <= top[1]  # all 8 outside the history, ranked above the history's two
+    outside = scores[1, 5:13].min()
+    assert all(scores[1, i] < outside for i in top[1] - set(range(5, 13)))

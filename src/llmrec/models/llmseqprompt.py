@@ -21,7 +21,10 @@ Departures from the paper:
 - Generation stops after as many tokens as the longest catalog title has, plus one for the end token
   (``max_new_tokens`` is only the upper bound).
 - The short list is filled with the first item's text neighbours that are not in the input row (the
-  official fill skips the prompt's items; here the whole row, which the evaluation masks).
+  official fill skips the prompt's items; here the whole row, which the evaluation masks). A generated
+  title that maps to an item of the row (the official code keeps it) goes behind every other item: the
+  evaluation masks the history, so the top-k holds k distinct items outside the row whenever the catalog
+  has that many (:func:`top_k_outside_history`).
 - On the embedded default (``dataset=synthetic``) the backbone is a stand-in: a tiny LLaMA with random
   weights, trained whole (conf/budget/synthetic_llmseqprompt.yaml), since LoRA on a frozen random network
   has nothing to adapt. Its numbers say the pipeline learns, not how a pretrained LLM would do.
@@ -32,6 +35,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -47,6 +51,21 @@ from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 LOW_SCORE = -1e9  # every item outside the generated top-k
+
+
+def top_k_outside_history(
+    mapper: CatalogMapper, titles: list[list[str]], k: int, history: list[set[int]]
+) -> np.ndarray:
+    """(B, min(k, N)) item ids, best first: the mapped titles and their fill, the items of ``history[b]``
+    behind all others, so row ``b`` holds k items outside its history when the catalog has that many."""
+    widest = max((len(seen) for seen in history), default=0)
+    # Up to widest more items than k, so that k remain when the history's items step aside.
+    wide = mapper.map(titles, k + widest, history)  # (B, min(k + widest, N)), distinct per row
+    rows = [
+        [i for i in row if i not in seen] + [i for i in row if i in seen]
+        for row, seen in zip(wide.tolist(), history, strict=True)
+    ]
+    return np.array(rows, dtype=np.int64).reshape(len(rows), -1)[:, : min(k, mapper.num_items)]
 
 
 class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
@@ -182,7 +201,9 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         if self.mapper is None or self.lm is None:
             raise RuntimeError("call bind_data(...) and configure_model() before scoring")
         history = [set(row) - {0} for row in item_seq.tolist()]  # the fill skips them (official code)
-        top = torch.from_numpy(self.mapper.map(self.generate_titles(item_seq), self.top_k, history))  # (B, k)
+        top = torch.from_numpy(
+            top_k_outside_history(self.mapper, self.generate_titles(item_seq), self.top_k, history)
+        )  # (B, k)
         scores = torch.full(
             (item_seq.shape[0], self.num_items + 1), LOW_SCORE, device=self.device
         )  # (B, N+1)

@@ -1,23 +1,38 @@
 """LLMSeqSim: Harte et al., "Leveraging Large Language Models for Sequential Recommendation", RecSys 2023
-(extended in arXiv 2402.01339).
+(extended in arXiv 2402.01339; official code github.com/dh-r/LLM-Sequential-Recommendation).
 
 A session is embedded by aggregating the text embeddings of its items; every catalog item is scored by its
 similarity to that session embedding. Nothing is trained (``requires_training = False``). The aggregation
-and the similarity are small objects the config picks by ``_target_``:
+and the similarity are small objects the config picks by ``_target_``, or by short name through the config
+groups ``model/aggregation=<name>`` and ``model/similarity=<name>`` (conf/model/aggregation/, similarity/).
 
-- aggregation: :class:`LastItem`, :class:`Mean`, and recency-weighted means :class:`LinearRecency`
-  (weight n - age), :class:`HarmonicRecency` (1 / (age + 1)), :class:`LogRecency` (1 / log2(age + 2)),
-  where age = 0 for the most recent item and n is the number of items in the history;
-- similarity: :class:`CosineSimilarity`, :class:`DotSimilarity`, :class:`EuclideanSimilarity`
-  (negative distance, so larger is closer).
+Aggregations, by the official code's names. ``age`` = 0 for the most recent item, 1 for the one before,
+...; ``n`` = the number of items in the history. The official code counts ``i = age + 1`` (1-based from the
+most recent item) and takes the weighted mean with these (unnormalised) weights:
 
-With unit-norm item embeddings (MiniLM's are), the three similarities rank items identically for a given
-session (dot = |s| cos, and |s - x|^2 = |s|^2 + 1 - 2 s.x); they differ for unnormalised encoders.
+- ``last`` :class:`LastItem` (the official default strategy) and ``mean`` :class:`Mean` (no decay);
+- ``constant_linear`` :class:`ConstantLinearRecency`: max(1e-5, 1 - 0.1 age);
+- ``scaling_linear`` :class:`LinearRecency`: max(1e-5, 1 - age / n), i.e. (n - age) / n;
+- ``scaling_quadratic`` :class:`ScalingQuadraticRecency` and ``scaling_cubic`` :class:`ScalingCubicRecency`:
+  the scaling_linear weight squared and cubed;
+- ``log`` :class:`LogRecency`: 1 / (ln(age + 1) + 1);
+- ``harmonic`` :class:`HarmonicRecency`: 1 / (age + 1); ``harmonic_squared`` :class:`HarmonicSquaredRecency`:
+  1 / (age + 1)^2;
+- ``log2`` :class:`Log2Recency`, an llmrec variant, not the authors': 1 / log2(age + 2) (the NDCG
+  discount; what llmrec's ``LogRecency`` computed before it followed the official formula).
 
-Departures from the paper: the paper embeds product names with OpenAI ``text-embedding-ada-002`` and
-ranks with approximate neighbours over candidates; here a local text encoder (MiniLM by default, cached
-once per dataset) and exact scores over the whole catalog, so the shared evaluation ranks every item. The
-optional ``reduce_to`` (PCA) mirrors the paper's dimensionality-reduction experiments.
+Similarities: ``cosine`` :class:`CosineSimilarity`, ``dot`` :class:`DotSimilarity`, ``euclidean``
+:class:`EuclideanSimilarity` (here the negative distance; the official 1 / (1 + distance) ranks the same).
+With unit-norm item embeddings (MiniLM's are), the three rank items identically for a given session
+(dot = |s| cos, and |s - x|^2 = |s|^2 + 1 - 2 s.x); they differ for unnormalised encoders.
+
+As in the official code, every catalog item gets an exact similarity (no approximate neighbours) and the
+history's items are not recommended (the shared evaluation masks them).
+
+Departures from the paper: it embeds product names with OpenAI ``text-embedding-ada-002``; here a local text
+encoder (MiniLM by default, cached once per dataset). The session is the last ``max_len`` items (the official
+code takes the whole session), so ``n`` above is at most ``max_len``. The optional ``reduce_to`` (PCA)
+mirrors the paper's dimensionality-reduction experiments.
 """
 
 from __future__ import annotations
@@ -68,19 +83,66 @@ class Mean(RecencyWeightedMean):
         return torch.ones_like(age)
 
 
-class LinearRecency(RecencyWeightedMean):
+# The official decays never reach 0, so an item past their end still counts a little.
+MIN_WEIGHT = 1e-5
+
+
+class ConstantLinearRecency(RecencyWeightedMean):
+    """Official ``constant_linear``: each step back costs 0.1 of the most recent weight, down to 1e-5."""
+
+    step: ClassVar[float] = 0.1
+
     def weights(self, age: Tensor, count: Tensor) -> Tensor:
-        return count - age  # most recent n, oldest 1
+        return (1.0 - self.step * age).clamp(min=MIN_WEIGHT)
+
+
+class LinearRecency(RecencyWeightedMean):
+    """Official ``scaling_linear``: the weight falls by 1 / n per step back, n the history's length."""
+
+    power: ClassVar[int] = 1
+
+    def weights(self, age: Tensor, count: Tensor) -> Tensor:
+        return (1.0 - age / count).clamp(min=MIN_WEIGHT) ** self.power
+
+
+class ScalingQuadraticRecency(LinearRecency):
+    """Official ``scaling_quadratic``: the scaling_linear weight squared."""
+
+    power: ClassVar[int] = 2
+
+
+class ScalingCubicRecency(LinearRecency):
+    """Official ``scaling_cubic``: the scaling_linear weight cubed."""
+
+    power: ClassVar[int] = 3
+
+
+class LogRecency(RecencyWeightedMean):
+    """Official ``log``: 1 / (ln i + 1), i = age + 1."""
+
+    def weights(self, age: Tensor, count: Tensor) -> Tensor:
+        return 1.0 / (torch.log(age + 1.0) + 1.0)
+
+
+class Log2Recency(RecencyWeightedMean):
+    """An llmrec variant (not in the official code): the NDCG discount 1 / log2(age + 2)."""
+
+    def weights(self, age: Tensor, count: Tensor) -> Tensor:
+        return 1.0 / torch.log2(age + 2.0)
 
 
 class HarmonicRecency(RecencyWeightedMean):
+    """Official ``harmonic``: 1 / i, i = age + 1."""
+
     def weights(self, age: Tensor, count: Tensor) -> Tensor:
         return 1.0 / (age + 1.0)
 
 
-class LogRecency(RecencyWeightedMean):
+class HarmonicSquaredRecency(RecencyWeightedMean):
+    """Official ``harmonic_squared``: 1 / i^2, i = age + 1."""
+
     def weights(self, age: Tensor, count: Tensor) -> Tensor:
-        return 1.0 / torch.log2(age + 2.0)
+        return 1.0 / (age + 1.0) ** 2
 
 
 class CosineSimilarity:
