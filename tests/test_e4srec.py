@@ -202,6 +202,7 @@ def test_run_trains_sasrec_first_and_checkpoints_only_the_pluggable_part(tmp_pat
     results = run(cfg, tmp_path / "run")
     stage1 = json.loads((tmp_path / "run" / "stage1.json").read_text())
     assert Path(stage1["id_embeddings"]).is_file() and "val" in stage1["metrics"]
+    assert (stage1["seed"], stage1["select"], Path(stage1["run_dir"]).name) == (0, "best", "stage1_sasrec_s0")
     assert results["config"]["model"]["id_embeddings"] == stage1["id_embeddings"]
     assert results["metrics"]["test"]["ndcg_10"] >= 0
     state = torch.load(results["best_checkpoint"], weights_only=True)["state_dict"]
@@ -224,7 +225,7 @@ def test_the_headline_command_runs_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "E4SRec backbone: random LlamaConfig" in (out / "llmrec.log").read_text()
     results = json.loads((out / "results.json").read_text())
-    assert results["model"] == "e4srec" and (out / "stage1_sasrec" / "results.json").is_file()
+    assert results["model"] == "e4srec" and (out / "stage1_sasrec_s0" / "results.json").is_file()
 
 
 @pytest.mark.bad_input
@@ -247,3 +248,11 @@ def test_the_minilm_backbone_scores_every_item_and_ignores_padding(tmp_path: Pat
 def test_impossible_sizes_are_one_clear_error(tmp_path: Path, override: str) -> None:
     with pytest.raises(ConfigError, match=f"{override.split('=')[0]} must be a positive integer"):
         make(tmp_path, override)
+
+
+def test_the_official_prompt_has_no_beginning_of_sequence_token(tmp_path: Path) -> None:
+    plain = make(tmp_path)
+    official = make(tmp_path, "model.prompt_bos=false")
+    assert plain.prefix_ids[0] == plain.tokenizer.bos_id
+    assert official.prefix_ids.tolist() == plain.prefix_ids[1:].tolist()
+    assert official.tokenizer.bos_id not in official.prefix_ids.tolist()

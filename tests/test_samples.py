@@ -1,5 +1,5 @@
-"""Training sample schemas (samples=tiled | prefixes | last_n): the windows each cuts from a hand-made
-history, the positions each model family trains on under it, and the settings that are refused."""
+"""Training sample schemas (samples=tiled | prefixes | last_n | last_targets): the windows each cuts from a
+hand-made history, the positions each model family trains on under it, and the settings that are refused."""
 
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ from tests.test_llm_models import _model as make_llm_model
 MAX_LEN = 3
 # One user, items 1..8: training part 1..6 (targets 2..6), validation 7, test 8; a second user 9..12.
 HISTORIES = [list(range(1, 9)), [9, 10, 11, 12]]
-SCHEMAS = {"tiled": "all", "prefixes": "prefixes", "last_n": "recent"}
+SCHEMAS = {"tiled": "all", "prefixes": "prefixes", "last_n": "recent", "last_targets": "last_prefixes"}
+LAST_TARGETS = 2  # samples=last_targets' n here: targets 5, 6 of the first user, 10 of the second
 WINDOWS = {
     "tiled": [[3, 4, 5, 6], [0, 1, 2, 3], [0, 0, 9, 10]],
     "prefixes": [[0, 0, 1, 2], [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 6], [0, 0, 9, 10]],
     "last_n": [[3, 4, 5, 6], [0, 0, 9, 10]],
+    "last_targets": [[2, 3, 4, 5], [3, 4, 5, 6], [0, 0, 9, 10]],
 }
-TARGETS = {"tiled": "all", "prefixes": "last", "last_n": "all"}
+TARGETS = {"tiled": "all", "prefixes": "last", "last_n": "all", "last_targets": "last"}
 # (history, target) pairs each schema trains on: every training target once, or the last max_len
 EVERY = Counter(
     {((1,), 2): 1, ((1, 2), 3): 1, ((3,), 4): 1, ((3, 4), 5): 1, ((3, 4, 5), 6): 1, ((9,), 10): 1}
@@ -44,12 +46,14 @@ TRAINED = {
     "prefixes": Counter({((1,), 2): 1, ((1, 2), 3): 1, ((1, 2, 3), 4): 1, ((2, 3, 4), 5): 1})
     + Counter({((3, 4, 5), 6): 1, ((9,), 10): 1}),
     "last_n": Counter({((3,), 4): 1, ((3, 4), 5): 1, ((3, 4, 5), 6): 1, ((9,), 10): 1}),
+    "last_targets": Counter({((2, 3, 4), 5): 1, ((3, 4, 5), 6): 1, ((9,), 10): 1}),
 }
 
 
-def schema_windows(schema: str) -> Tensor:
-    module = SequenceDataModule(LeaveOneOut(data_from(HISTORIES)), MAX_LEN, train_windows=SCHEMAS[schema])
-    return module.train_set.windows
+def schema_windows(schema: str, max_len: int = MAX_LEN) -> Tensor:
+    last = {"last_targets": LAST_TARGETS} if schema == "last_targets" else {}
+    split = LeaveOneOut(data_from(HISTORIES))
+    return SequenceDataModule(split, max_len, train_windows=SCHEMAS[schema], **last).train_set.windows
 
 
 def pairs(histories: Tensor, targets: Tensor) -> Counter:
@@ -123,7 +127,7 @@ def test_llmseqprompt_trains_each_schemas_targets(schema: str, tmp_path: Path) -
     expected = [t for (_, t), n in TRAINED[schema].items() for _ in range(n)]
     titles = [[*model.tokenizer.encode(model.titles[t - 1]), model.tokenizer.eos_id] for t in expected]
     assert sorted(completions) == sorted(titles)
-    assert model._target_positions(4) == ([3] if schema == "prefixes" else [1, 2, 3])
+    assert model._target_positions(4) == ([3] if TARGETS[schema] == "last" else [1, 2, 3])
 
 
 def test_llmseqprompt_default_samples_one_target_per_window(tmp_path: Path) -> None:
@@ -205,3 +209,33 @@ def test_older_results_read_their_schema_from_the_windows(tmp_path: Path) -> Non
     with open_dict(cfg):
         del cfg["samples"]
     assert samples_record(cfg) == {"name": "last_n", "windows": "recent", "targets": "all"}
+
+
+def test_last_targets_keep_each_users_last_n_targets_with_their_whole_history(tmp_path: Path) -> None:
+    # max_len 10 covers both users: every history is whole, as in E4SRec's official samples
+    windows = schema_windows("last_targets", max_len=10)
+    expected = Counter({((1, 2, 3, 4), 5): 1, ((1, 2, 3, 4, 5), 6): 1, ((9,), 10): 1})
+    assert pairs(*make_e4srec(tmp_path, "samples=last_targets").training_examples(windows)) == expected
+    assert pairs(*training_examples(windows, "last")) == expected
+    record = samples_record(compose_config(["samples=last_targets", "samples.n=7"], tmp_path))
+    assert record == {"name": "last_targets", "windows": "last_prefixes", "targets": "last", "n": 7}
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"train_windows": "last_prefixes"}, ["datamodule.last_targets=None", "samples=last_targets"]),
+        ({"train_windows": "prefixes", "last_targets": 3}, ["last_targets=3 with train_windows=prefixes"]),
+        ({"train_windows": "last_prefixes", "last_targets": 0}, ["datamodule.last_targets"]),
+    ],
+)
+def test_a_last_targets_setting_off_its_schema_is_refused(settings: dict, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as error:
+        SequenceDataModule(LeaveOneOut(data_from(HISTORIES)), MAX_LEN, **settings)
+    assert all(word in str(error.value) for word in words), str(error.value)
+
+
+def test_last_targets_n_must_match_the_data_module(tmp_path: Path) -> None:
+    cfg = compose_config(["samples=last_targets", "model=sasrec", "datamodule.last_targets=3"], tmp_path)
+    with pytest.raises(ConfigError, match=r"datamodule\.last_targets=3 disagrees with samples\.n=50"):
+        check_samples(cfg)

@@ -15,12 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 import llmrec.models
 from llmrec.errors import ConfigError
 from llmrec.run.pipeline import build_model
+from llmrec.run.samples import check_samples
 from llmrec.run.stages import (
-    STAGE1_DIR,
     StageContext,
     pop_stages,
     run_model_stages,
     sasrec_id_embeddings,
+    stage1_dir_name,
     stage_run_config,
 )
 from tests.conftest import compose_config
@@ -113,7 +114,7 @@ def test_the_stage1_sasrec_is_composed_from_the_config(tmp_path: Path) -> None:
 
 def test_a_finished_stage1_run_is_reused(tmp_path: Path) -> None:
     cfg = compose_config(["model=e4srec", "debug=tiny"], tmp_path)
-    run_dir = tmp_path / "run" / STAGE1_DIR
+    run_dir = tmp_path / "run" / stage1_dir_name(cfg)
     run_dir.mkdir(parents=True)
     best = run_dir / "best.ckpt"
     torch.save({"state_dict": {}, "llmrec": {"dataset": "tiny-abc"}}, best)
@@ -199,3 +200,72 @@ def test_a_stage_run_keeps_the_optimizer_but_not_the_runs_schedule(tmp_path: Pat
     assert sub.lr_scheduler is None and cfg.lr_scheduler is not None
     assert sub.optimizer._target_ == cfg.optimizer._target_
     assert sub.trainer.max_epochs == 3 and sub.logger is None and sub.resume is False
+
+
+class FakeStage1:
+    """A stage-1 run without training: a checkpoint whose item table is drawn from the run's seed."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+        self.seeds: list[int] = []
+
+    def __call__(self, cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
+        self.seeds.append(int(cfg.seed))
+        table = torch.randn(5, 4, generator=torch.Generator().manual_seed(int(cfg.seed)))
+        (output_dir / "checkpoints").mkdir(parents=True)
+        best, last = output_dir / "checkpoints" / "best.ckpt", output_dir / "checkpoints" / "last.ckpt"
+        for path in (best, last):
+            checkpoint = {"state_dict": {"item_emb.weight": table}, "llmrec": {"dataset": self.fingerprint}}
+            torch.save(checkpoint, path)
+        (output_dir / "results.json").write_text(json.dumps({"best_checkpoint": str(best)}))
+        return {"best_checkpoint": str(best), "metrics": {"val": {}}}
+
+
+def stage1_for_seed(fake: FakeStage1, tmp_path: Path, seed: int, *overrides: str) -> str:
+    cfg = compose_config(["model=e4srec", "debug=tiny", f"seed={seed}", *overrides], tmp_path)
+    context = StageContext(cfg, tmp_path / "run", None, fake.fingerprint, fake)  # type: ignore[arg-type]
+    node = cfg.model.stage1
+    return sasrec_id_embeddings(context, None, node.model, node.trainer, node.select, node.samples)
+
+
+def test_each_seed_trains_its_own_stage1_and_reuses_it(tmp_path: Path) -> None:
+    fake = FakeStage1("tiny-abc")
+    first, second = stage1_for_seed(fake, tmp_path, 0), stage1_for_seed(fake, tmp_path, 1)
+    assert fake.seeds == [0, 1]  # two runs, each under its own seed
+    assert Path(first).parts[-3:] == ("stage1_sasrec_s0", "checkpoints", "best.ckpt")
+    assert Path(second).parts[-3] == "stage1_sasrec_s1"
+    tables = [torch.load(p, weights_only=True)["state_dict"]["item_emb.weight"] for p in (first, second)]
+    assert not torch.equal(*tables)
+    assert stage1_for_seed(fake, tmp_path, 0) == first and fake.seeds == [0, 1]  # reused, not retrained
+    assert json.loads((tmp_path / "run" / "stage1.json").read_text())["seed"] == 1  # the last one trained
+
+
+def test_stage1_can_keep_its_last_epoch(tmp_path: Path) -> None:
+    fake = FakeStage1("tiny-abc")
+    last = stage1_for_seed(fake, tmp_path, 0, "model.stage1.select=last")
+    assert Path(last).name == "last.ckpt"
+    cfg = compose_config(["model=e4srec", "debug=tiny"], tmp_path)
+    sub = stage_run_config(cfg, cfg.model.stage1.model, {"max_epochs": 9}, select="last")
+    assert sub.callbacks.early_stopping is None and sub.budget.kind == "epochs" and sub.budget.max_epochs == 9
+    kept = stage_run_config(cfg, cfg.model.stage1.model, {})
+    assert kept.callbacks.early_stopping is not None and kept.budget.kind == "convergence"
+    with pytest.raises(ConfigError, match=r"model\.stage1\.select=first must be one of best, last"):
+        stage_run_config(cfg, cfg.model.stage1.model, {}, select="first")
+
+
+def test_stage1_takes_its_own_samples_and_max_len(tmp_path: Path) -> None:
+    overrides = ["model=e4srec", "debug=tiny", "samples=last_targets", "dataset.max_len=40"]
+    cfg = compose_config(overrides, tmp_path)
+    sub = stage_run_config(cfg, cfg.model.stage1.model, {}, samples="last_n", max_len=7)
+    expected = {"name": "last_n", "windows": "recent", "targets": "all", "n": 7}
+    assert OmegaConf.to_container(sub.samples) == expected
+    assert sub.datamodule.train_windows == "recent" and "last_targets" not in sub.datamodule
+    assert sub.model.train_targets == "all" and sub.dataset.max_len == 7
+    assert check_samples(sub)["name"] == "last_n"
+    assert cfg.dataset.max_len == 40 and cfg.samples.name == "last_targets"  # the run's own are untouched
+    same = stage_run_config(cfg, cfg.model.stage1.model, {})
+    assert same.samples.name == "last_targets" and same.model.train_targets == "last"
+    with pytest.raises(
+        ConfigError, match=r"model\.stage1\.samples=last_targets is not a stage-1 sample schema"
+    ):
+        stage_run_config(cfg, cfg.model.stage1.model, {}, samples="last_targets")

@@ -22,6 +22,10 @@ from llmrec.data.guards import check_train_positions
 from llmrec.data.split import LeaveOneOut
 from llmrec.errors import ConfigError
 
+# all: windows tiling each training part; recent: the window at its end; prefixes: one window per target;
+# last_prefixes: one per target among each user's last ``last_targets`` (samples=last_targets)
+TRAIN_WINDOWS = ("all", "recent", "prefixes", "last_prefixes")
+
 
 def _whole_batch(batch: SeqBatch) -> SeqBatch:
     return batch
@@ -146,6 +150,16 @@ def _check_stride(stride: int | None, train_windows: str, max_len: int) -> None:
         )
 
 
+def _check_last_targets(last_targets: int | None, train_windows: str) -> None:
+    if (train_windows == "last_prefixes") != (last_targets is not None):
+        raise ConfigError(
+            f"datamodule.last_targets={last_targets} with train_windows={train_windows}: each user's last n "
+            "targets are a schema of their own, choose it with samples=last_targets (samples.n=<n>)"
+        )
+    if last_targets is not None:
+        positive_ints("datamodule.", last_targets=last_targets)
+
+
 class SequenceDataModule(pl.LightningDataModule):
     def __init__(
         self,
@@ -160,13 +174,15 @@ class SequenceDataModule(pl.LightningDataModule):
         train_windows: str = "all",
         window_stride: int | None = None,
         candidates: np.ndarray | None = None,
+        last_targets: int | None = None,
     ) -> None:
         super().__init__()
-        if train_windows not in ("all", "recent", "prefixes"):
+        if train_windows not in TRAIN_WINDOWS:
             raise ConfigError(
-                f"datamodule.train_windows must be 'all', 'recent' or 'prefixes', got {train_windows!r}"
+                f"datamodule.train_windows must be one of {', '.join(TRAIN_WINDOWS)}, got {train_windows!r}"
             )
         _check_stride(window_stride, train_windows, max_len)
+        _check_last_targets(last_targets, train_windows)
         positive_ints("", max_len=max_len, batch_size=batch_size, eval_batch_size=eval_batch_size)
         self.split = split
         self.max_len = max_len
@@ -177,8 +193,8 @@ class SequenceDataModule(pl.LightningDataModule):
         self.group_by_length = group_by_length
         self.eval_by_length = eval_by_length
         new_targets = None
-        if train_windows == "prefixes":
-            positions, users = split.prefix_window_positions(max_len)
+        if train_windows in ("prefixes", "last_prefixes"):
+            positions, users = split.prefix_window_positions(max_len, last_targets)
         elif window_stride is not None and window_stride < max_len:
             positions, users, new_targets = split.sliding_window_positions(max_len, window_stride)
         else:

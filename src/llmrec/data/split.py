@@ -104,14 +104,19 @@ class LeaveOneOut:
         new = np.where(step == counts[users] - 1, max_len, stride)
         return _windows_ending_at(window_ends, starts[users], max_len), users, new
 
-    def prefix_window_positions(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    def prefix_window_positions(
+        self, max_len: int, last_targets: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One window per training target (a position with at least one item before it), ending at that
         target: RecBole's training samples, one prefix each. Same layout as
-        :meth:`train_window_positions`; with a last-position loss each target is trained once."""
+        :meth:`train_window_positions`; with a last-position loss each target is trained once. With
+        ``last_targets=n`` only each user's last n targets (E4SRec's official training samples)."""
         starts, train_end = self.train_bounds()
         counts = np.maximum(train_end - starts - 1, 0)
-        users, step = _repeat_users(counts)
-        return _windows_ending_at(starts[users] + 2 + step, starts[users], max_len), users
+        kept = counts if last_targets is None else np.minimum(counts, last_targets)
+        users, step = _repeat_users(kept)
+        first_end = starts[users] + 2 + (counts - kept)[users]  # the window of the first kept target
+        return _windows_ending_at(first_end + step, starts[users], max_len), users
 
     def items_at(self, positions: np.ndarray) -> np.ndarray:
         """Item ids at ``positions`` (-1 = padding, item 0)."""

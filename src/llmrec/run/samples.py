@@ -1,5 +1,5 @@
-"""Training sample schemas: one choice (``samples=tiled | prefixes | last_n``, conf/samples/) for every
-trainable model of a study, so no model trains on a regime of its own.
+"""Training sample schemas: one choice (``samples=tiled | prefixes | last_n | last_targets``, conf/samples/)
+for every trainable model of a study, so no model trains on a regime of its own.
 
 A schema fixes which training windows the data module cuts (``datamodule.train_windows``) and which of
 their positions each model's loss trains on (``model.train_targets``, read from ``${samples.targets}``):
@@ -10,6 +10,8 @@ their positions each model's loss trains on (``model.train_targets``, read from 
   = one window = one target; the same targets as ``tiled``, one forward pass each.
 - ``last_n``: each user's window at the end of the training part, every position a target (``all``): the
   last N = ``dataset.max_len`` targets of each user.
+- ``last_targets``: ``prefixes`` restricted to each user's last ``samples.n`` targets (``last``): E4SRec's
+  official samples (n = 50, each with its whole history when ``dataset.max_len`` covers it).
 
 Models that subsample the schema's targets say so in their config (``lite_llm4rec_sample``, E4SRec's
 ``targets_per_window``, LLMSeqPrompt's ``train_positions: sample``); BERT4Rec masks cloze positions among
@@ -30,7 +32,9 @@ SCHEMAS: dict[str, tuple[str, str]] = {
     "tiled": ("all", "all"),
     "prefixes": ("prefixes", "last"),
     "last_n": ("recent", "all"),
+    "last_targets": ("last_prefixes", "last"),
 }
+CHOICES = " | ".join(SCHEMAS)
 # results.json files written before the samples key: the schema their train_windows meant
 LEGACY = {"all": "tiled", "prefixes": "prefixes", "recent": "last_n"}
 
@@ -49,7 +53,7 @@ def _check_model(cfg: DictConfig, name: str, targets: str) -> None:
         if given != targets:
             raise ConfigError(
                 f"model.train_targets={given} disagrees with samples={name} (targets {targets}): choose the "
-                f"schema with samples=tiled | prefixes | last_n, not model.train_targets"
+                f"schema with samples={CHOICES}, not model.train_targets"
             )
     elif targets != "all" and _trains(cfg):
         raise ConfigError(
@@ -64,7 +68,7 @@ def check_samples(cfg: DictConfig) -> dict[str, Any]:
     node = cfg.get("samples")
     name = node.get("name") if node is not None else None
     if name not in SCHEMAS:
-        raise ConfigError(f"samples={name} is not a sample schema: choose samples=tiled | prefixes | last_n")
+        raise ConfigError(f"samples={name} is not a sample schema: choose samples={CHOICES}")
     windows, targets = SCHEMAS[name]
     if (node.get("windows"), node.get("targets")) != (windows, targets):
         raise ConfigError(
@@ -74,7 +78,12 @@ def check_samples(cfg: DictConfig) -> dict[str, Any]:
     if cfg.datamodule.get("train_windows") != windows:
         raise ConfigError(
             f"datamodule.train_windows={cfg.datamodule.get('train_windows')} disagrees with samples={name} "
-            f"(windows {windows}): choose the schema with samples=tiled | prefixes | last_n"
+            f"(windows {windows}): choose the schema with samples={CHOICES}"
+        )
+    if name == "last_targets" and cfg.datamodule.get("last_targets") != node.get("n"):
+        raise ConfigError(
+            f"datamodule.last_targets={cfg.datamodule.get('last_targets')} disagrees with samples.n="
+            f"{node.get('n')}: set the number of targets per user with samples.n=<n>"
         )
     _check_model(cfg, name, targets)
     return samples_record(cfg)

@@ -9,10 +9,13 @@ returns; :func:`pop_stages` keeps the stage nodes out of the constructor's argum
 
 E4SRec (``conf/model/e4srec.yaml``, Li et al., arXiv 2312.02443) declares two:
 
-- ``stage1`` fills ``id_embeddings`` with the best checkpoint of a normal llmrec run (validation-selected,
-  full ranking) of ``model.stage1.model`` (Hydra composes ``conf/model/sasrec.yaml`` there) in
-  ``<run dir>/stage1_sasrec``, recorded in ``<run dir>/stage1.json``. A finished run in that folder is
-  reused (resumed runs); a checkpoint the user gives is checked against this run's dataset instead.
+- ``stage1`` fills ``id_embeddings`` with a checkpoint of a normal llmrec run (full ranking) of
+  ``model.stage1.model`` (Hydra composes ``conf/model/sasrec.yaml`` there) in
+  ``<run dir>/stage1_sasrec_s<seed>``, recorded in ``<run dir>/stage1.json``: its best on validation
+  (``select: best``) or its last epoch, trained without early stopping (``select: last``). Each seed
+  trains its own: a finished run in its seed's folder is reused (resumed runs), another seed's never. Its
+  own sample schema (``samples``: null = the run's) and ``dataset.max_len`` (``max_len``) may differ
+  from the run's. A checkpoint the user gives is checked against this run's dataset instead.
 - ``stage2`` fills ``instruct_adapter`` when ``model.stage2.steps > 0``: instruction tuning of the backbone
   (:mod:`llmrec.models.e4srec.instruct`) into ``<run dir>/stage2_instruct``.
 """
@@ -39,13 +42,16 @@ from llmrec.models.e4srec.id_table import check_same_dataset, read_checkpoint, r
 from llmrec.models.e4srec.instruct import MANIFEST, instruction_tune
 from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
 from llmrec.run.budget import stage_budget
-from llmrec.run.instantiate import build, call_checked
+from llmrec.run.instantiate import as_int, build, call_checked
 from llmrec.run.protocols import protocol_settings, training_split
+from llmrec.run.samples import SCHEMAS
 
 log = logging.getLogger(__name__)
 
 STAGE_KEYS = ("_target_", "fills")
 STAGE1_DIR, STAGE1_RECORD, STAGE2_DIR = "stage1_sasrec", "stage1.json", "stage2_instruct"
+SELECTIONS = ("best", "last")
+STAGE1_SCHEMAS = ("tiled", "prefixes", "last_n")  # schemas whose settings need no number of their own
 
 
 @dataclass(frozen=True)
@@ -109,15 +115,53 @@ def run_model_stages(
         cfg.model[fills] = call_checked(functools.partial(stage, context, cfg.model[fills]), **settings)
 
 
-def stage_run_config(cfg: DictConfig, model: DictConfig, trainer: Mapping[str, Any]) -> DictConfig:
+def stage1_dir_name(cfg: DictConfig) -> str:
+    """``stage1_sasrec_s<seed>``: the seed is part of the name, so each seed trains its own stage 1."""
+    return f"{STAGE1_DIR}_s{cfg.get('seed')}"
+
+
+def _with_samples(sub: DictConfig, schema: str) -> None:
+    """Switch ``sub`` (a stage's config, its model resolved) to the sample schema ``schema``."""
+    if schema not in STAGE1_SCHEMAS:
+        raise ConfigError(
+            f"model.stage1.samples={schema} is not a stage-1 sample schema: choose null (the run's) or one "
+            f"of {', '.join(STAGE1_SCHEMAS)}"
+        )
+    windows, targets = SCHEMAS[schema]
+    sub.samples = {"name": schema, "windows": windows, "targets": targets}
+    if schema == "last_n":
+        sub.samples.n = int(sub.dataset.max_len)
+    sub.datamodule.train_windows = windows
+    sub.datamodule.pop("last_targets", None)
+    if "train_targets" in sub.model:
+        sub.model.train_targets = targets
+
+
+def stage_run_config(
+    cfg: DictConfig,
+    model: DictConfig,
+    trainer: Mapping[str, Any],
+    samples: str | None = None,
+    max_len: int | None = None,
+    select: str = "best",
+) -> DictConfig:
     """The run's config with ``model`` (resolved where it sits) as its model, the run's trainer updated by
     the non-null values of ``trainer``, no loggers, no resume, and no learning-rate schedule: the run's
     schedule (``lr_scheduler=e4srec``, say) is sized for the later model, not for the stage; nor is a steps
-    or examples budget (:func:`llmrec.run.budget.stage_budget`)."""
+    or examples budget (:func:`llmrec.run.budget.stage_budget`). ``samples`` and ``max_len`` (non-null)
+    replace the run's sample schema and ``dataset.max_len``; ``select=last`` turns early stopping off."""
+    if select not in SELECTIONS:
+        raise ConfigError(f"model.stage1.select={select} must be one of {', '.join(SELECTIONS)}")
     sub = copy.deepcopy(cfg)
     with open_dict(sub):
+        if max_len is not None:
+            sub.dataset.max_len = as_int(max_len, "model.stage1.max_len")
         sub.model = OmegaConf.create(OmegaConf.to_container(model, resolve=True))
+        if samples is not None:
+            _with_samples(sub, str(samples))
         sub.trainer = OmegaConf.merge(cfg.trainer, {k: v for k, v in trainer.items() if v is not None})
+        if select == "last" and sub.get("callbacks"):
+            sub.callbacks.early_stopping = None  # every epoch of trainer.max_epochs, the last one kept
         sub.budget = stage_budget(sub)
         sub.logger = None
         sub.lr_scheduler = None
@@ -125,15 +169,23 @@ def stage_run_config(cfg: DictConfig, model: DictConfig, trainer: Mapping[str, A
     return sub
 
 
-def _finished_run(run_dir: Path, fingerprint: str) -> str | None:
+def _selected_checkpoint(best: str | None, select: str) -> str | None:
+    """The run's best checkpoint, or the last one beside it (``select=last``)."""
+    if not best:
+        return None
+    chosen = Path(best) if select == "best" else Path(best).parent / "last.ckpt"
+    return str(chosen) if chosen.is_file() else None
+
+
+def _finished_run(run_dir: Path, fingerprint: str, select: str) -> str | None:
     results = run_dir / "results.json"
     if not results.is_file():
         return None
-    best = json.loads(results.read_text()).get("best_checkpoint")
-    if not best or not Path(best).is_file():
+    chosen = _selected_checkpoint(json.loads(results.read_text()).get("best_checkpoint"), select)
+    if chosen is None:
         return None
-    check_same_dataset(best, fingerprint)
-    return str(best)
+    check_same_dataset(chosen, fingerprint)
+    return chosen
 
 
 def _check_same_split(source: str, cfg: DictConfig) -> None:
@@ -150,27 +202,37 @@ def _check_same_split(source: str, cfg: DictConfig) -> None:
 
 
 def sasrec_id_embeddings(
-    context: StageContext, given: str | None, model: DictConfig, trainer: Mapping[str, Any]
+    context: StageContext,
+    given: str | None,
+    model: DictConfig,
+    trainer: Mapping[str, Any],
+    select: str = "best",
+    samples: str | None = None,
+    max_len: int | None = None,
 ) -> str:
-    """E4SRec's stage 1: the best checkpoint of a run of ``model`` (a SASRec) in ``<run dir>/stage1_sasrec``,
-    trained with the run's trainer updated by ``trainer``; a ``given`` checkpoint must be of this dataset."""
+    """E4SRec's stage 1: the ``select``ed (best on validation, or last) checkpoint of a run of ``model`` (a
+    SASRec) in ``<run dir>/stage1_sasrec_s<seed>``, trained with the run's trainer updated by ``trainer``
+    (and ``samples``, ``max_len`` as :func:`stage_run_config`); a ``given`` checkpoint must be of this
+    dataset."""
     if given is not None:
         check_same_dataset(str(given), context.fingerprint)
         _check_same_split(str(given), context.cfg)
         return given
-    run_dir = context.output_dir / STAGE1_DIR
-    best = _finished_run(run_dir, context.fingerprint)
-    if best is not None:
-        log.info("E4SRec stage 1: reusing the SASRec in %s", best)
-        return best
+    sub = stage_run_config(context.cfg, model, trainer, samples, max_len, select)
+    run_dir = context.output_dir / stage1_dir_name(context.cfg)
+    chosen = _finished_run(run_dir, context.fingerprint, select)
+    if chosen is not None:
+        log.info("E4SRec stage 1: reusing the SASRec in %s", chosen)
+        return chosen
     log.info("E4SRec stage 1: training SASRec ID embeddings in %s", run_dir)
-    results = context.run(stage_run_config(context.cfg, model, trainer), run_dir)
-    if not results.get("best_checkpoint"):
+    results = context.run(sub, run_dir)
+    chosen = _selected_checkpoint(results.get("best_checkpoint"), select)
+    if chosen is None:
         raise ConfigError("the stage-1 SASRec run saved no checkpoint; keep callbacks=default")
-    record = {"id_embeddings": results["best_checkpoint"], "run_dir": str(run_dir)}
+    record = {"id_embeddings": chosen, "run_dir": str(run_dir), "select": select, "seed": sub.get("seed")}
     write_json_atomic(context.output_dir / STAGE1_RECORD, record | {"metrics": results["metrics"]})
-    log.info("E4SRec stage 1: ID embeddings from %s", results["best_checkpoint"])
-    return str(results["best_checkpoint"])
+    log.info("E4SRec stage 1: ID embeddings from %s", chosen)
+    return chosen
 
 
 def instruction_tuned_adapter(

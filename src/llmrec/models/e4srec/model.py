@@ -10,17 +10,20 @@ forward pass, trained with full-softmax cross-entropy on the next item. Only tha
 (a random backbone from its spec's ``init_seed``, so every process builds the same one).
 
 Choices:
-- Training positions, as the official code: every position of a user's training part that has at least
-  one item before it is a target, with the items before it as the history. The framework's training
-  windows (``max_len + 1`` items) tile each training part so every position is a target once; each window
-  is expanded into its prefixes, so a history holds at most ``max_len`` items, those inside its window.
+- Training positions: the official code (utils/data_utils.py, ``SequentialDataset(data_path, 50)``) trains
+  on each user's last 50 training targets, each with its whole history: ``samples=last_targets`` with a
+  ``dataset.max_len`` covering the longest user (``experiment=e4srec_paper``). Under the other schemas
+  every position of a user's training part that has at least one item before it is a target, with the
+  items before it as the history. The framework's training windows (``max_len + 1`` items) tile each
+  training part so every position is a target once; each window is expanded into its prefixes, so a
+  history holds at most ``max_len`` items, those inside its window.
   ``targets_per_window=k`` keeps k random positions per window instead (drawn afresh every batch): k
   forward passes per window rather than one per position (a subsampling of the schema's targets). These
   are ``train_targets: all`` (``samples=tiled`` or ``last_n``); ``train_targets: last`` (``samples=
-  prefixes``, one window per target) trains on each window's last position only. Unlike the official
-  code, the first item (empty history) is never a target. A batch expands to at most
-  ``max_examples_per_batch`` examples (a random subset beyond that), which bounds memory when a batch
-  holds long windows.
+  prefixes`` or ``last_targets``, one window per target) trains on each window's last position only.
+  Unlike the official code, the first item (empty history) is never a target. A batch expands to at
+  most ``max_examples_per_batch`` examples (a random subset beyond that), which bounds memory when a
+  batch holds long windows.
 - The prompt is left-padded as a whole (padding before the prefix), with position ids counted from each
   row's first real token, so padding never changes a row's scores.
 - The frozen ID table is saved with the pluggable part (megabytes): a checkpoint is self-contained, and
@@ -29,11 +32,14 @@ Choices:
   saved with a stage-2 adapter); a pretrained one its own tokenizer.
 
 Departures from the paper:
-- The official code runs LLaMA-2-13B in 8 bit; any Hugging Face backbone works here, in fp32 or bf16. With
-  none named the config uses a tiny LLaMA with random weights (offline, logged as such);
-  ``llm@model.llm=minilm`` the pretrained MiniLM; ``llm@model.llm=llama2_13b`` the paper's setting.
+- The paper runs LLaMA-2-13B (its README's commands name Platypus2-70B-instruct), loaded in 8 bit; any
+  Hugging Face backbone works here, in fp32 or bf16. With none named the config uses a tiny LLaMA with
+  random weights (offline, logged as such); ``llm@model.llm=minilm`` the pretrained MiniLM;
+  ``llm@model.llm=llama2_13b`` the paper's setting.
 - The backbone's forward is its transformer body only (no LM head), as in the official ``LlamaModel``.
 - Position ids follow the left padding (the official code leaves them at 0..T-1 over padding too).
+- The prompt starts with the tokenizer's beginning-of-sequence token, where it has one; the official code
+  tokenizes its template without special tokens (``prompt_bos: false``, as ``experiment=e4srec_paper``).
 """
 
 from __future__ import annotations
@@ -111,6 +117,7 @@ class E4SRec(SequentialRecommender):
         instruct_adapter: str | None = None,
         prompt_prefix: str = PREFIX,
         prompt_suffix: str = SUFFIX,
+        prompt_bos: bool = True,
         targets_per_window: int | None = None,
         max_examples_per_batch: int | None = 1024,
         lr: float = 1e-3,
@@ -135,6 +142,7 @@ class E4SRec(SequentialRecommender):
         self.register_buffer(ID_TABLE, table)  # (N+1, d), frozen
         self.id_embeddings, self.instruct_adapter = id_embeddings, instruct_adapter
         self.spec, self.prompt_prefix, self.prompt_suffix = llm, prompt_prefix, prompt_suffix
+        self.prompt_bos = prompt_bos
         self.targets_per_window, self.max_examples_per_batch = targets_per_window, max_examples_per_batch
         self.backbone: Any = None
         self.input_proj: nn.Linear | None = None
@@ -168,7 +176,8 @@ class E4SRec(SequentialRecommender):
         self.backbone = self._load_backbone()
         hidden = int(self.backbone.config.hidden_size)
         self.input_proj, self.item_proj = projections(self.id_table.shape[1], hidden, self.num_items)
-        prefix = [*([tok] if (tok := self.tokenizer.bos_id) is not None else [])]
+        bos = self.tokenizer.bos_id if self.prompt_bos else None
+        prefix = [*([bos] if bos is not None else [])]
         prefix += self.tokenizer.encode(self.prompt_prefix)
         self.register_buffer("prefix_ids", torch.tensor(prefix, dtype=torch.long), persistent=False)
         suffix = torch.tensor(self.tokenizer.encode(self.prompt_suffix), dtype=torch.long)

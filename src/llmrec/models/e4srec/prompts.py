@@ -1,7 +1,26 @@
-"""E4SRec's instruction prompt (Li et al., arXiv 2312.02443): the words around the item tokens. Stage 2's
-instruction tuning adds them to its vocabulary, so a randomly built backbone knows them in stage 3."""
+"""E4SRec's instruction prompts (Li et al., arXiv 2312.02443): the words around the item tokens, by name.
+Stage 2's instruction tuning adds them to its vocabulary, so a randomly built backbone knows them in stage 3.
+
+- ``llmrec``: a short prompt of llmrec's own (``conf/model/e4srec.yaml``'s default).
+- ``alpaca``: the official code's (HestiaSky/E4SRec): the Alpaca-LoRA "prompt_input" template of
+  templates/alpaca.json with the sequential task's instruction of utils/prompter.py, the item tokens as
+  its input, then the template's "response_split". ``conf/experiment/e4srec_paper.yaml`` uses it.
+"""
 
 from __future__ import annotations
 
 PREFIX = "Below is a user's purchase history . Predict the next item the user will buy . History :"
 SUFFIX = "Next item :"
+
+ALPACA_INSTRUCTION = "Given the user\u2019s purchase history, predict next possible item to be purchased."
+ALPACA_PREFIX = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request.\n\n"
+    f"### Instruction:\n{ALPACA_INSTRUCTION}\n\n### Input:\n"
+)
+ALPACA_SUFFIX = "\n### Response:\n"
+
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "llmrec": (PREFIX, SUFFIX),
+    "alpaca": (ALPACA_PREFIX, ALPACA_SUFFIX),
+}
