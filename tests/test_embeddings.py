@@ -38,7 +38,8 @@ WEIGHTS = {  # weights of items (1, 2, 3), before normalising
     sim.Mean: [1, 1, 1],
     sim.LinearRecency: [1, 2, 3],
     sim.HarmonicRecency: [1 / 3, 1 / 2, 1],
-    sim.LogRecency: [1 / math.log2(4), 1 / math.log2(3), 1 / math.log2(2)],
+    sim.Log2Recency: [1 / math.log2(4), 1 / math.log2(3), 1 / math.log2(2)],
+    sim.LogRecency: [1 / (math.log(3) + 1), 1 / (math.log(2) + 1), 1.0],  # official: 1 / (ln i + 1)
 }
 
 
