@@ -263,3 +263,103 @@ def test_gradient_checkpointing_recomputes_traversal_inputs_with_the_same_number
     assert all(torch.equal(a, b) for a, b in zip(grads, grads_gc, strict=True))
     item_vectors = 24 * MAX_LEN * plain.item_llm.dim  # (E, L, item_dim): kept without checkpointing
     assert largest >= item_vectors > largest_gc
+
+
+# --- the pretrained MiniLM as Rec LLM (model=lite_llm4rec_minilm) ------------------------------
+LORA = (
+    "model.rec_llm.lora={_target_:llmrec.models.layers.llm.LoraSpec,target_modules:[query,key,value,dense]}"
+)
+
+
+def test_minilm_rec_llm_is_the_pretrained_bert_fully_trained_except_unused_tables(tmp_path: Path) -> None:
+    net = make(tmp_path, "lite_llm4rec_minilm")
+    assert type(net.rec).__name__ == "BertModel" and net.rec.config.hidden_size == 384
+    assert net.rec_spec.gradient_checkpointing and net.rec.encoder.layer[0].gradient_checkpointing
+    frozen = {name for name, p in net.rec.named_parameters() if not p.requires_grad}
+    assert frozen == {"embeddings.word_embeddings.weight", "pooler.dense.weight", "pooler.dense.bias"}
+    assert net.takes_positions
+    from llmrec.models.layers.llm import minilm_spec
+
+    pretrained = minilm_spec(freeze=True).load()  # the same weights as the package's MiniLM
+    torch.testing.assert_close(
+        net.rec.encoder.layer[0].attention.self.query.weight,
+        pretrained.encoder.layer[0].attention.self.query.weight,
+    )
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_minilm_rec_llm_scores_ignore_left_padding(tmp_path: Path, lora: bool) -> None:
+    net = make(tmp_path, "lite_llm4rec_minilm", *(["model.rec_llm.freeze=true", LORA] if lora else []))
+    if lora:
+        trainable = [name for name, p in net.rec.named_parameters() if p.requires_grad]
+        assert trainable and all("lora_" in name for name in trainable)
+    net.eval()
+    history = [3, 5, 7]
+    batch = torch.tensor([[0, 0, 0, *history], [0, 0, 1, 2, 4, 6], [0, 0, 0, 0, 0, 9]])
+    with torch.no_grad():
+        alone = net(torch.tensor([history]))
+        padded = net(torch.tensor([[0, 0, *history]]))
+        batched = net(batch)
+        net.takes_positions = False  # BERT's absolute positions would then count the padding
+        unshifted = net(torch.tensor([[0, 0, *history]]))
+    torch.testing.assert_close(padded, alone)
+    torch.testing.assert_close(batched[:1], alone)
+    assert not torch.allclose(unshifted[:, 1:], alone[:, 1:], atol=1e-4)
+
+
+def test_minilm_rec_llm_training_steps_lower_the_loss_and_reload_from_trainable_tensors(
+    tmp_path: Path,
+) -> None:
+    net = make(tmp_path, "lite_llm4rec_minilm", "model.dropout=0.0")
+    batch = SeqBatch(items=torch.tensor([[0, 1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12, 1]]))
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3)
+
+    def eval_loss() -> float:
+        with torch.no_grad():
+            return net.eval().loss(batch).item()
+
+    before = eval_loss()
+    for _ in range(3):
+        optimizer.zero_grad()
+        net.train().loss(batch).backward()
+        optimizer.step()
+    after = eval_loss()
+    assert after < before - 0.1, (before, after)
+
+    checkpoint = {"state_dict": net.state_dict()}
+    net.on_save_checkpoint(checkpoint)
+    assert not any("word_embeddings" in key or "pooler" in key for key in checkpoint["state_dict"])
+    fresh = make(tmp_path, "lite_llm4rec_minilm", "model.dropout=0.0")
+    fresh.load_state_dict(checkpoint["state_dict"])
+    windows = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7]])
+    with torch.no_grad():
+        torch.testing.assert_close(fresh.eval()(windows), net.eval()(windows))
+
+
+@pytest.mark.bad_input
+def test_sequences_longer_than_minilm_positions_are_one_config_error(tmp_path: Path) -> None:
+    cfg = compose_config(["model=lite_llm4rec_minilm", "encoder=hashing"], tmp_path)
+    net = build_model(cfg, NUM_ITEMS, 513)
+    net.bind_data(torch.ones(NUM_ITEMS + 1), TEXTS)
+    with pytest.raises(ConfigError, match=r"dataset\.max_len=513 is longer than the Rec LLM's 512"):
+        net.configure_model()
+
+
+@pytest.mark.parametrize(
+    ("model", "encoder", "label"),
+    [
+        ("lite_llm4rec", "minilm", "lite_llm4rec[minilm+tiny-t5,random]"),
+        ("lite_llm4rec_minilm", "minilm", "lite_llm4rec[minilm]"),  # Item LLM and Rec LLM: one name
+        ("lite_llm4rec_minilm", "hashing", "lite_llm4rec_minilm[hashing+minilm]"),
+    ],
+)
+def test_report_label_names_the_rec_llm_backbone(
+    tmp_path: Path, model: str, encoder: str, label: str
+) -> None:
+    from omegaconf import OmegaConf
+
+    from llmrec.report.names import model_label
+
+    cfg = compose_config([f"model={model}", f"encoder={encoder}"], tmp_path)
+    result = {"model": cfg.model.name, "config": {"model": OmegaConf.to_container(cfg.model, resolve=True)}}
+    assert model_label(result) == label

@@ -32,10 +32,15 @@ Departures and choices (the paper leaves these open or has no public code):
 - Items with empty text (blank, or the dataset's ``empty_text`` marker) are encoded from the placeholder
   ``"item <id>"`` so they stay distinct; how many is logged and kept in ``empty_items``.
 - Rec LLM: a tiny random T5 encoder by default, fully trained (the paper fine-tunes its T5); LoRA by
-  config. Its token embedding table is unused (inputs are item vectors) and frozen. The user
+  config; a pretrained T5 by ``model.rec_llm.source=<folder> model.rec_llm.config=null``.
+  ``model=lite_llm4rec_minilm`` puts the pretrained all-MiniLM-L6-v2 (BERT, 6 layers, 384-d; the one
+  pretrained transformer every machine has) there instead, fully fine-tuned as the T5 is. Its token
+  embedding table is unused (inputs are item vectors) and frozen, and so is a BERT pooler (it reads
+  position 0, not the state used here). The user
   representation is the Rec LLM's last hidden state at the last position (the most recent item); a
   backbone that takes ``position_ids`` gets positions counted from the first real item, so left padding
-  never changes a score (T5's relative positions need none).
+  never changes a score (T5's relative positions need none; BERT's learned absolute positions do, and a
+  bidirectional encoder's padding is kept out by the attention mask).
 - Each training example is its own left-padded prefix (no causal-mask trick), so a bidirectional encoder
   never sees the item it predicts; full traversal costs one Rec-LLM row per target (B x L rows of L items),
   so its configs turn on the Rec LLM's gradient checkpointing, which here also recomputes the rows' item
@@ -61,7 +66,8 @@ from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
-from llmrec.models.layers.llm import LLMSpec
+from llmrec.models.layers.llm import LLMSpec, LoraSpec
+from llmrec.models.layers.llm import minilm_spec as shared_minilm_spec
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 log = logging.getLogger(__name__)
@@ -98,6 +104,39 @@ def training_examples(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
     column = torch.arange(width, device=items.device)[None, :] - shift  # (E, L)
     prefixes = torch.where(column >= 0, inputs[rows[:, None], column.clamp(min=0)], 0)
     return trim_left_padding(prefixes), targets[rows, ends]
+
+
+def minilm_spec(
+    lora: LoraSpec | None = None, freeze: bool = True, gradient_checkpointing: bool = False
+) -> LLMSpec:
+    """The offline MiniLM as Rec LLM: the shared :func:`llm.minilm_spec` plus the gradient checkpointing
+    that full traversal needs (the shared one takes no such setting). Named alike so run reports name the
+    backbone ``minilm`` (``report.names`` recognises a ``*.minilm_spec`` target)."""
+    spec = shared_minilm_spec(lora=lora, freeze=freeze)
+    spec.gradient_checkpointing = gradient_checkpointing
+    return spec
+
+
+def freeze_poolers(model: nn.Module) -> None:
+    """Freeze the parameters of any ``pooler`` submodule (BERT's, fed by position 0: unused here, so never
+    updated; frozen, it is neither counted nor saved as trained)."""
+    for name, parameter in model.named_parameters():
+        if ".pooler." in f".{name}":
+            parameter.requires_grad_(False)
+
+
+def check_positions_fit(config: Any, max_len: int) -> None:
+    """A learned absolute position table (BERT) must have a row for every position of a sequence."""
+    table = getattr(config, "max_position_embeddings", None)
+    if (
+        getattr(config, "position_embedding_type", None) == "absolute"
+        and table is not None
+        and max_len > table
+    ):
+        raise ConfigError(
+            f"dataset.max_len={max_len} is longer than the Rec LLM's {table} learned positions: set "
+            f"dataset.max_len<={table} or choose another Rec LLM (llm@model.rec_llm=<name>)"
+        )
 
 
 class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
@@ -159,7 +198,11 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
             )
         self.rec = self.rec_spec.load({"vocab_size": 8})  # inputs are item vectors: a token table is unused
         self.rec.get_input_embeddings().requires_grad_(False)
-        self.takes_positions = "position_ids" in inspect.signature(self.rec.forward).parameters
+        freeze_poolers(self.rec)
+        backbone = self.rec.get_base_model() if hasattr(self.rec, "get_base_model") else self.rec  # peft
+        self.takes_positions = "position_ids" in inspect.signature(backbone.forward).parameters
+        if self.takes_positions:
+            check_positions_fit(self.rec.config, self.max_len)
         hidden = int(self.rec.config.hidden_size)
         inner = self.head_hidden or hidden
         self.projection = nn.Sequential(nn.Dropout(self.dropout), nn.Linear(dim, hidden))
