@@ -4,8 +4,10 @@ Representations from Transformer", CIKM 2019.
 Departures from the paper:
 - Post-norm blocks with a GELU MLP, as BERT's (``block`` and ``feed_forward`` choose others, as for
   SASRec).
-- The output layer is the paper's: a projection with GELU and layer norm (as in BERT's masked-LM head),
-  then the item embedding table (tied) plus a bias.
+- The output layer is the paper's: a projection with GELU and layer norm (as in BERT's masked-LM head,
+  ``layers.heads.MaskedLMHead``), then the item embedding table (tied) plus a bias. ``head`` swaps the
+  transform: ``layers.heads.GeluProjectionHead`` is the projection head of Harte et al.'s BERT4Rec and
+  LLM2BERT4Rec (the same without the layer norm).
 - Besides random cloze masking, a share of windows (``last_item_prob``) masks only the last item, the
   task seen at evaluation; every window has at least one masked position.
 - Training samples (``train_targets``, from the study's ``samples``): with ``all`` (``samples=tiled`` or
@@ -25,6 +27,7 @@ from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.blocks import BlockFactory, PostNormBlock
 from llmrec.models.layers.encoder import SequenceEncoder
 from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
+from llmrec.models.layers.heads import HeadFactory, MaskedLMHead
 from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
 
@@ -48,6 +51,7 @@ class BERT4Rec(SequentialRecommender):
         weight_decay: float = 0.0,
         item_init: ItemInit | None = None,
         train_targets: str = "all",
+        head: HeadFactory = MaskedLMHead,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
@@ -69,7 +73,7 @@ class BERT4Rec(SequentialRecommender):
             block=block,
             feed_forward=feed_forward,
         )
-        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=1e-12))
+        self.head = head(hidden)
         self.bias = nn.Parameter(torch.zeros(num_items + 1))
         self.mask_prob = mask_prob
         self.last_item_prob = last_item_prob

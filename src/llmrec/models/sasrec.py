@@ -14,6 +14,10 @@ Departures from the paper:
   (``samples=last_n``). ``samples=prefixes`` (``train_windows=prefixes``, ``train_targets: last``) trains
   as RecBole does: one sample per target, its prefix as the input, the loss at the last position only
   (several times the compute per epoch).
+- ``head`` (off by default: the paper scores the last hidden state against the item table as is) puts a
+  transform before the tied item table and adds a per-item bias: ``layers.heads.ReluProjectionHead`` is
+  the projection head of Harte et al.'s SASRec and LLM2SASRec (a Dense layer with ReLU, then the table
+  and a bias).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.blocks import BlockFactory, PostNormBlock
 from llmrec.models.layers.encoder import SequenceEncoder
 from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
+from llmrec.models.layers.heads import HeadFactory
 from llmrec.models.layers.item_init import ItemInit, load_item_table
 from llmrec.models.layers.losses import FullSoftmaxCE
 
@@ -51,6 +56,7 @@ class SASRec(SequentialRecommender):
         weight_decay: float = 0.0,
         item_init: ItemInit | None = None,
         train_targets: str = "all",
+        head: HeadFactory | None = None,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
@@ -68,6 +74,9 @@ class SASRec(SequentialRecommender):
             feed_forward=feed_forward,
             positions=positions,
         )
+        # created after the encoder, and only when asked for, so the default's initial weights do not move
+        self.head = head(hidden) if head is not None else None
+        self.bias = nn.Parameter(torch.zeros(num_items + 1)) if head is not None else None
         self.objective = loss if loss is not None else FullSoftmaxCE()
         self.item_init = item_init  # LLM2SASRec / LLM2BERT4Rec: item table from item-text embeddings
 
@@ -76,17 +85,26 @@ class SASRec(SequentialRecommender):
             table = self.item_init(item_text, self.encoder.item_emb.embedding_dim)  # (N, D)
             load_item_table(self.encoder.item_emb.weight, table)
 
+    def _objective(self, h: Tensor, targets: Tensor) -> Tensor:
+        """The loss of hidden states ``h`` (M, D) on ``targets`` (M,), through the head when there is one."""
+        table = self.encoder.item_emb.weight
+        if self.head is None:  # the objective as before: losses of three arguments stay usable
+            return self.objective(h, targets, table)
+        return self.objective(self.head(h), targets, table, self.bias)
+
     def forward(self, item_seq: Tensor) -> Tensor:
         h = self.encoder(item_seq)[:, -1]  # (B, D)
-        return h @ self.encoder.item_emb.weight.T  # (B, N+1)
+        if self.head is None:
+            return h @ self.encoder.item_emb.weight.T  # (B, N+1)
+        return self.head(h) @ self.encoder.item_emb.weight.T + self.bias  # (B, N+1)
 
     def loss(self, batch: SeqBatch) -> Tensor:
         inputs, targets = batch.items[:, :-1], batch.items[:, 1:]  # (B, L) each
         h = self.encoder(inputs)  # (B, L, D)
         if self.last_target_only:  # one target per window: RecBole's samples with train_windows=prefixes
-            return self.objective(h[:, -1], targets[:, -1], self.encoder.item_emb.weight)
+            return self._objective(h[:, -1], targets[:, -1])
         train = inputs != 0  # a position predicts the next item once it has seen one
         if batch.new_targets is not None:  # overlapping windows: earlier targets belong to another window
             column = torch.arange(inputs.shape[1], device=inputs.device)
             train &= column[None, :] >= inputs.shape[1] - batch.new_targets[:, None]
-        return self.objective(h[train], targets[train], self.encoder.item_emb.weight)
+        return self._objective(h[train], targets[train])

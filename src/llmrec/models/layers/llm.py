@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-#: LoRA targets used per family (the feed-forward projections, as in Harte et al.'s LLaMA setup).
+#: LoRA targets used per family. LLaMA: the MLP projections gate/up/down, E4SRec's setting (Li et al.,
+#: github HestiaSky/E4SRec fine-tuning.sh); T5: its feed-forward likewise; BERT: attention and dense.
 LORA_TARGETS = {
     "llama": ["gate_proj", "up_proj", "down_proj"],
     "t5": ["wi_0", "wi_1", "wo"],
