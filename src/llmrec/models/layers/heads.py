@@ -8,8 +8,9 @@ true}``) and built by the model as ``head(hidden)``. The per-item bias belongs t
 - :class:`ReluProjectionHead` / :class:`GeluProjectionHead`: the ``ProjectionHead`` of Harte et al.'s code
   (github dh-r/LLM-Sequential-Recommendation, ``main/utils/neural_utils/custom_layers/projection_head.py``):
   a Keras ``Dense(emb_dim, activation)`` (Glorot-uniform weights, zero bias), then the tied item table
-  and a per-item bias; no LayerNorm. Their runs use ``relu`` for SASRec and LLM2SASRec and ``gelu`` for
-  BERT4Rec and LLM2BERT4Rec (``run_experiments.ipynb``), the activation of each model's feed-forward too.
+  and a per-item bias; no LayerNorm. The activation is the model's (its feed-forward's too):
+  ``run_experiments.ipynb`` runs SASRec with ``relu``, BERT4Rec and LLM2BERT4Rec with ``gelu``
+  (LLM2SASRec, SASRec with a text-initialised table, has no run there).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class ProjectionHead(nn.Sequential):
 
 
 class ReluProjectionHead(ProjectionHead):
-    """Harte et al.'s projection head as their SASRec and LLM2SASRec runs use it (``activation: relu``)."""
+    """Harte et al.'s projection head as their SASRec run uses it (``activation: relu``)."""
 
     activation = nn.ReLU
 
