@@ -256,3 +256,29 @@ def test_the_official_prompt_has_no_beginning_of_sequence_token(tmp_path: Path) 
     assert plain.prefix_ids[0] == plain.tokenizer.bos_id
     assert official.prefix_ids.tolist() == plain.prefix_ids[1:].tolist()
     assert official.tokenizer.bos_id not in official.prefix_ids.tolist()
+
+
+def test_item_projection_can_start_from_the_projected_id_table(tmp_path: Path) -> None:
+    net = make(tmp_path, "model.item_proj_init=id_table")
+    assert net.item_proj is not None and net.input_proj is not None
+    expected = net.id_table @ net.input_proj.weight.T  # row i: item i's ID embedding in the hidden space
+    assert torch.allclose(net.item_proj.weight, expected)
+    hidden = net.last_hidden(SEQS)
+    assert torch.allclose(net(SEQS), hidden @ expected.T, atol=1e-5)
+    official = make(tmp_path)
+    assert not torch.allclose(official.item_proj.weight, official.id_table @ official.input_proj.weight.T)
+
+
+def test_a_trainable_id_table_learns_and_is_saved(tmp_path: Path) -> None:
+    ckpt = sasrec_checkpoint(tmp_path / "sasrec.ckpt", NUM_ITEMS)
+    net = make(tmp_path, f"model.id_embeddings={ckpt}", "model.train_id_table=true").train()
+    net.loss(SeqBatch(items=torch.cat([SEQS, torch.tensor([[4], [8], [12]])], dim=1))).backward()
+    table = dict(net.named_parameters())["id_table"]
+    assert table.grad is not None and table.grad[3].abs().sum() > 0 and table.grad[0].abs().sum() == 0
+    assert "id_table" in net.pluggable_state()
+
+
+@pytest.mark.bad_input
+def test_an_unknown_item_projection_start_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"model\.item_proj_init='tied': choose one of"):
+        make(tmp_path, "model.item_proj_init=tied")

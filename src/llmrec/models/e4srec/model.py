@@ -68,6 +68,9 @@ from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 log = logging.getLogger(__name__)
 
 ID_TABLE = "id_table"
+# random: the official start of the item projection; id_table: each item's row starts as its ID embedding
+# through the input projection, so the first scores are h . W_in e_i (an llmrec option for the diagnosis)
+ITEM_PROJ_INITS = ("random", "id_table")
 VOCAB_FILE = "vocab.json"
 
 
@@ -118,6 +121,8 @@ class E4SRec(SequentialRecommender):
         prompt_prefix: str = PREFIX,
         prompt_suffix: str = SUFFIX,
         prompt_bos: bool = True,
+        item_proj_init: str = "random",
+        train_id_table: bool = False,
         targets_per_window: int | None = None,
         max_examples_per_batch: int | None = 1024,
         lr: float = 1e-3,
@@ -139,7 +144,13 @@ class E4SRec(SequentialRecommender):
             table = placeholder_id_table(num_items, id_dim)
         else:
             table = load_id_table(id_embeddings, num_items)
-        self.register_buffer(ID_TABLE, table)  # (N+1, d), frozen
+        if item_proj_init not in ITEM_PROJ_INITS:
+            raise ConfigError(f"model.item_proj_init={item_proj_init!r}: choose one of {ITEM_PROJ_INITS}")
+        if train_id_table:
+            self.id_table = nn.Parameter(table)  # a departure: the official table stays frozen
+        else:
+            self.register_buffer(ID_TABLE, table)  # (N+1, d), frozen as the official code
+        self.item_proj_init = item_proj_init
         self.id_embeddings, self.instruct_adapter = id_embeddings, instruct_adapter
         self.spec, self.prompt_prefix, self.prompt_suffix = llm, prompt_prefix, prompt_suffix
         self.prompt_bos = prompt_bos
@@ -176,6 +187,9 @@ class E4SRec(SequentialRecommender):
         self.backbone = self._load_backbone()
         hidden = int(self.backbone.config.hidden_size)
         self.input_proj, self.item_proj = projections(self.id_table.shape[1], hidden, self.num_items)
+        if self.item_proj_init == "id_table":
+            with torch.no_grad():
+                self.item_proj.weight.copy_(self.id_table @ self.input_proj.weight.T)  # (N+1, H)
         bos = self.tokenizer.bos_id if self.prompt_bos else None
         prefix = [*([bos] if bos is not None else [])]
         prefix += self.tokenizer.encode(self.prompt_prefix)
