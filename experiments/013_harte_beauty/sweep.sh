@@ -1,0 +1,22 @@
+#!/bin/bash
+# 013: Harte et al.'s comparison on Amazon Beauty (SASRec, LLM2SASRec, BERT4Rec, LLM2BERT4Rec, LLMSeqSim), under
+# llmrec's main protocol (loo) and the paper's held-out users (user_holdout_random: Beauty.txt has no
+# timestamps). Run from the repository root with ../shared/data beside it. As run: 2 CPU cores, two workers of
+# one thread each (run_jobs.sh 2), beside experiments/012 (one more thread); budgets are compute (epochs,
+# patience), so the metrics do not depend on that load; the wall times do.
+export LLMREC_DATA_DIR=../shared/data
+OUT=${OUT:-outputs/sweeps/013_harte_beauty}
+# 1. The trained models, 3 seeds x 2 protocols (jobs.sh); a re-run skips finished jobs.
+OUT=$OUT bash experiments/013_harte_beauty/jobs.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+# 2. LLMSeqSim: the 9 official aggregations x 3 similarities validated (a grid), the best re-run over 3 seeds
+#    (it trains nothing, so the seeds agree), per protocol.
+for protocol in loo user_holdout_random; do
+  python -m llmrec.tune model=llmseqsim dataset=beauty protocol=$protocol tune.seeds=3 \
+    tune.dir=outputs/tune013/llmseqsim_$protocol
+done
+# 3. Reports (seed-level tests against SASRec, Holm) from the full results.json files, then the stripped copies
+#    committed in runs/ (per-user ranks removed) and the ledger.
+python experiments/013_harte_beauty/collect.py $OUT outputs/tune013 outputs/reports013 experiments/013_harte_beauty/runs
+for protocol in loo user_holdout_random; do
+  python -m llmrec.report outputs/reports013/$protocol --baseline sasrec  # its report.* files copied here
+done
