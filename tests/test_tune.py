@@ -138,7 +138,7 @@ def test_an_unknown_key_fails_before_any_trial(tmp_path: Path) -> None:
 
 def test_llmseqsim_grid_covers_every_combination(tmp_path: Path) -> None:
     job = prepare(settings(tmp_path, "model=llmseqsim", "encoder=hashing"))
-    assert job.space.is_grid and job.trials == 27  # 9 official aggregations x 3 similarities, not tune.trials=20
+    assert job.space.is_grid and job.trials == 27  # 9 official decays x 3 similarities
     study = open_study(job)
     run_study(job, study)
     tried = sorted(json.dumps(t.params, sort_keys=True) for t in study.trials)
