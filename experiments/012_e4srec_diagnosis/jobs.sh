@@ -17,3 +17,12 @@ if [ -n "$STAGE1_UH" ]; then
   echo "$OUT/minilm_default $minilm"
   echo "$OUT/minilm_item_proj_from_table $minilm model.item_proj_init=id_table"
 fi
+# The main factor over seeds 0, 1, 2 (training randomness; the same frozen table), tiny LLaMA, 3 epochs, with
+# the arms named apart so the report compares them: python -m llmrec.report <these runs> --baseline e4srec.
+if [ -n "$SEEDS" ]; then
+  for seed in $SEEDS; do
+    arm="model=e4srec dataset=beauty seed=$seed model.id_embeddings=$STAGE1 budget/kind=epochs trainer.max_epochs=3 trainer.enable_progress_bar=false"
+    echo "$OUT/seeds/tiny_default_s$seed $arm"
+    echo "$OUT/seeds/tiny_item_proj_from_table_s$seed $arm model.item_proj_init=id_table model.name=e4srec_table_start"
+  done
+fi

@@ -9,8 +9,10 @@ python -m llmrec model=sasrec dataset=beauty seed=0 trainer.max_epochs=40 callba
   hydra.run.dir=$OUT/stage1_sasrec_loo_s0
 python experiments/012_e4srec_diagnosis/table_readout.py $OUT/stage1_sasrec_loo_s0
 # 2. One factor at a time (jobs.sh): the tiny random LLaMA under leave-one-out; the MiniLM pair under
-#    user_holdout_random with that split's SASRec (experiments/013's user_holdout_random_sasrec_s0).
-STAGE1=$OUT/stage1_sasrec_loo_s0 STAGE1_UH=outputs/sweeps/013_harte_beauty/user_holdout_random_sasrec_s0 \
+#    user_holdout_random with that split's SASRec (experiments/013's user_holdout_random_sasrec_s0); the
+#    main factor over seeds 0, 1, 2 (seeds/; as run, seed 0's default arm is tiny_default, the same setting).
+# 3. The seed-level test of that factor: python -m llmrec.report <tiny_default + seeds/*> --baseline e4srec
+STAGE1=$OUT/stage1_sasrec_loo_s0 SEEDS="0 1 2" STAGE1_UH=outputs/sweeps/013_harte_beauty/user_holdout_random_sasrec_s0 \
   OUT=$OUT bash experiments/012_e4srec_diagnosis/jobs.sh | bash experiments/013_harte_beauty/run_jobs.sh 1
 # The full version, for a GPU (not run here): E4SRec on MiniLM to convergence under leave-one-out, 3 seeds, each
 # with its own stage-1 SASRec, both item-projection starts:
