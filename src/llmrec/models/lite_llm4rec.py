@@ -66,8 +66,7 @@ from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
-from llmrec.models.layers.llm import LLMSpec, LoraSpec
-from llmrec.models.layers.llm import minilm_spec as shared_minilm_spec
+from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 log = logging.getLogger(__name__)
@@ -104,17 +103,6 @@ def training_examples(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
     column = torch.arange(width, device=items.device)[None, :] - shift  # (E, L)
     prefixes = torch.where(column >= 0, inputs[rows[:, None], column.clamp(min=0)], 0)
     return trim_left_padding(prefixes), targets[rows, ends]
-
-
-def minilm_spec(
-    lora: LoraSpec | None = None, freeze: bool = True, gradient_checkpointing: bool = False
-) -> LLMSpec:
-    """The offline MiniLM as Rec LLM: the shared :func:`llm.minilm_spec` plus the gradient checkpointing
-    that full traversal needs (the shared one takes no such setting). Named alike so run reports name the
-    backbone ``minilm`` (``report.names`` recognises a ``*.minilm_spec`` target)."""
-    spec = shared_minilm_spec(lora=lora, freeze=freeze)
-    spec.gradient_checkpointing = gradient_checkpointing
-    return spec
 
 
 def freeze_poolers(model: nn.Module) -> None:

