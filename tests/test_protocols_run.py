@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
+from pytorch_lightning import seed_everything
 
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.sources.movielens import MovieLens100K
@@ -214,3 +215,38 @@ def test_user_holdout_random_is_user_holdout_in_a_seeded_order(tmp_path: Path) -
     assert {k: v for k, v in settings.items() if k != "order"} == {
         k: v for k, v in timed.items() if k != "order"
     }
+
+
+def test_a_loo_run_reevaluated_under_sampled_equals_the_same_training_run_under_sampled(
+    runs: dict[str, dict[str, Any]],
+) -> None:
+    """loo and sampled share one training split: one epoch trains the same model, so switching the
+    protocol of the loo run's checkpoint gives the sampled run's numbers, against the same candidates."""
+    root = Path(runs["loo"]["config"]["paths"]["output_dir"]).parent
+    seed_everything(0)  # as `python -m llmrec` seeds every run
+    sampled = _run(root, "sampled_sasrec_seeded", "model=sasrec", *SAMPLED)
+    seed_everything(0)
+    trained = _run(root, "loo_sasrec_seeded", "model=sasrec")
+    run_dir = Path(trained["config"]["paths"]["output_dir"])
+    switched, folder = reevaluate(run_dir, ["protocol.negatives=20", "protocol=sampled"], name="sampled")
+    assert switched["protocol"] == sampled["protocol"]
+    assert switched["metrics"]["test"] == pytest.approx(sampled["metrics"]["test"], abs=1e-6)
+    assert switched["metrics"]["test"]["hr_10"] > trained["metrics"]["test"]["hr_10"]
+    assert json.loads((folder / "results.json").read_text())["protocol"]["name"] == "sampled"
+    back, _ = reevaluate(run_dir, ["protocol=loo"], name="loo_again")
+    assert back["metrics"]["test"] == pytest.approx(trained["metrics"]["test"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("run_name", "override", "needle"),
+    [
+        ("loo", "protocol=user_holdout", "share one leave-one-out split"),
+        ("user_holdout", "protocol=sampled", "train again with protocol=sampled"),
+        ("loo", "protocol.negatives=20", "protocol.mask_history"),
+    ],
+)
+def test_a_protocol_switch_stays_within_the_training_split(
+    runs: dict[str, dict[str, Any]], run_name: str, override: str, needle: str
+) -> None:
+    run_dir = Path(runs[run_name]["config"]["paths"]["output_dir"])
+    expect_error(lambda: reevaluate(run_dir, [override]), needle)

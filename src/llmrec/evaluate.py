@@ -12,12 +12,16 @@ from collections.abc import Sequence
 
 USAGE = """usage: python -m llmrec.evaluate run_dir=<run folder> [name=<folder name>] [allow_code_change=true]
                                 [eval.ks=[1,5,10]] [eval.mask_history=false] [eval.export_topk=K]
+                                [protocol=loo|loo_unmasked|sampled] [protocol.negatives=N ...]
 
 Evaluates the checkpoint a finished run tested (its config, data and model rebuilt from its results.json)
 with other eval settings and writes <run_dir>/evaluations/<name, default: a timestamp>/results.json
 (plus topk_test.parquet or .csv with eval.export_topk=K). A run trained by another code version is
 refused unless allow_code_change=true; a run whose dataset changed since is refused. The run's protocol
-is kept (sampled: the same candidates); eval.mask_history=false re-evaluates a loo run as loo_unmasked.
+is kept (sampled: the same candidates) unless protocol= switches it within the split it trained on:
+loo, loo_unmasked and sampled share one leave-one-out split, so protocol=sampled gives a loo run's model
+the paper-style 1 + 99 figure without training again (protocol.* set its negatives, sampling, seed,
+sample_file). eval.mask_history=false re-evaluates a loo run as loo_unmasked.
 """
 
 

@@ -5,7 +5,9 @@ tested), rebuilds the data and the model from that config and loads the checkpoi
 (``python -m llmrec.evaluate``) then runs validation and test again with ``eval.*`` changed (other
 cut-offs, ``eval.mask_history=false`` for the unmasked figure, ``eval.export_topk``) and writes
 ``<run>/evaluations/<name>/results.json``, never over the run's own ``results.json``. The run's protocol is
-kept (its split; for ``sampled`` the very candidates it was tested on, checked by their checksum);
+kept (its split; for ``sampled`` the very candidates it was tested on, checked by their checksum) unless
+``protocol=`` switches it within the split the model trained on (loo, loo_unmasked and sampled share one:
+``protocol=sampled`` gives a loo run the 1 + 99 figure without training again);
 ``eval.mask_history=false`` turns ``loo`` into ``loo_unmasked`` (the same split, history not masked).
 """
 
@@ -35,12 +37,14 @@ from llmrec.run.pipeline import (
     prepare_data,
     setup_model,
 )
+from llmrec.run.protocols import DEFAULTS
 from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
 ALLOW_CODE_CHANGE = "allow_code_change"  # the flag that accepts a run trained by another code version
-EDITABLE = ("eval.", "datamodule.eval_batch_size")
-NULLABLE = ("eval.export_topk", "eval.mask_history")  # settings whose saved value may be null
+EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol")
+# settings whose saved value may be null
+NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file")
 
 
 @dataclass
@@ -94,13 +98,21 @@ def find_checkpoint(run_dir: Path, results: dict[str, Any]) -> Path | None:
 
 
 def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
-    """``eval.*=value`` (and ``datamodule.eval_batch_size``) on the run's saved config; other keys refused."""
-    for override in overrides:
-        key, sep, _ = override.partition("=")
+    """``eval.*=value``, ``datamodule.eval_batch_size`` and ``protocol=`` / ``protocol.*=`` (within the
+    run's training split) on the run's saved config; other keys refused."""
+    for override in sorted(overrides, key=lambda text: not text.startswith("protocol=")):
+        key, sep, value = override.partition("=")
         if not sep or not key.startswith(EDITABLE):
-            raise ConfigError(f"{override!r}: only eval.* overrides (key=value) change a re-evaluation")
+            raise ConfigError(
+                f"{override!r}: only eval.*, protocol and protocol.* overrides (key=value) change a "
+                f"re-evaluation"
+            )
+        if key == "protocol":
+            _switch_protocol(cfg, value)
+            continue
         if OmegaConf.select(cfg, key, default=None) is None and key not in NULLABLE:
-            known = sorted(f"eval.{name}" for name in cfg.eval)
+            node = key.split(".")[0]
+            known = sorted(f"{node}.{name}" for name in cfg.get(node) or {})
             raise ConfigError(f"{key} is not a setting of this run; known: {known}")
         try:
             value = OmegaConf.select(OmegaConf.from_dotlist([override]), key)
@@ -111,6 +123,28 @@ def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
         OmegaConf.update(cfg, key, value, force_add=True)
         if key == "eval.mask_history":
             _follow_mask_override(cfg, value)
+
+
+def _switch_protocol(cfg: DictConfig, name: str) -> None:
+    """``protocol=<name>`` on a saved run: only to a protocol of the split it trained on (loo,
+    loo_unmasked and sampled share one leave-one-out split), with that protocol's default settings."""
+    same_split = ("loo", "loo_unmasked", "sampled")
+    trained = str(cfg.protocol.name) if "protocol" in cfg else "loo"
+    if name not in same_split:
+        raise ConfigError(
+            f"protocol={name!r}: a re-evaluation switches only between {'|'.join(same_split)}, which share "
+            f"one leave-one-out split; other protocols hold other users out of training: train again"
+        )
+    if trained not in same_split:
+        raise ConfigError(
+            f"this run trained under protocol={trained}, whose split differs from protocol={name}'s: its "
+            f"model has seen those targets; train again with protocol={name}"
+        )
+    OmegaConf.update(cfg, "protocol", {"name": name, **DEFAULTS[name]}, merge=False, force_add=True)
+    if "mask_history" in cfg.get("eval", {}):
+        cfg.eval.mask_history = None  # the protocol decides the masking
+    if "mask_history" in cfg.datamodule:  # a config saved when the data module read eval.mask_history
+        cfg.datamodule.mask_history = DEFAULTS[name].get("mask_history", True)
 
 
 def _follow_mask_override(cfg: DictConfig, mask: Any) -> None:
@@ -150,7 +184,8 @@ def restore(run_dir: Path, overrides: list[str] | None = None) -> Restored:
             f"the data changed since {run_dir} was trained (dataset fingerprint {prepared.fingerprint} now, "
             f"{trained_on} then); restore the dataset files it used or train again"
         )
-    _check_same_candidates(results, prepared, run_dir)
+    if not any(override.startswith("protocol") for override in overrides or []):
+        _check_same_candidates(results, prepared, run_dir)
     model = setup_model(cfg, prepared, ks)
     if model.requires_training and checkpoint is None:
         raise LlmrecError(f"{run_dir} has no checkpoint of its trained model; re-run the training")
