@@ -188,3 +188,11 @@ def test_resumed_run_continues_the_curve(tmp_path: Path) -> None:
 def test_training_stops_where_the_decay_ends(tmp_path: Path) -> None:
     results = _run(tmp_path, "out", "trainer.max_epochs=5", "lr_scheduler.epochs=2")
     assert results["timings"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("name", ["cosine", "bert4rec", "e4srec"])
+def test_every_step_schedule_takes_the_epochs_its_error_asks_for(name: str, tmp_path: Path) -> None:
+    """Under a steps or examples budget trainer.max_epochs is unbounded and the error asks for
+    lr_scheduler.epochs=<n>: that override must compose for every schedule config."""
+    cfg = compose_config(["callbacks=cosine", f"lr_scheduler={name}", "lr_scheduler.epochs=3"], tmp_path)
+    assert cfg.lr_scheduler.epochs == 3
