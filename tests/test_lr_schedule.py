@@ -32,12 +32,11 @@ def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:
 
 def _trainer(max_epochs: int, batches: int, accumulate: int = 1) -> pl.Trainer:
     """What a schedule reads from the trainer in ``configure_optimizers``."""
-    steps = math.ceil(batches / accumulate) * max_epochs
     fake = SimpleNamespace(
         max_epochs=max_epochs,
         num_training_batches=batches,
         accumulate_grad_batches=accumulate,
-        estimated_stepping_batches=steps,
+        train_dataloader=range(batches),  # set up already
     )
     return fake  # type: ignore[return-value]
 
@@ -196,3 +195,20 @@ def test_every_step_schedule_takes_the_epochs_its_error_asks_for(name: str, tmp_
     lr_scheduler.epochs=<n>: that override must compose for every schedule config."""
     cfg = compose_config(["callbacks=cosine", f"lr_scheduler={name}", "lr_scheduler.epochs=3"], tmp_path)
     assert cfg.lr_scheduler.epochs == 3
+
+
+def test_a_steps_budget_follows_the_schedule_of_the_given_epochs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """budget/kind=steps leaves trainer.max_epochs unbounded: the schedule is sized by lr_scheduler.epochs
+    and the run stops at the budget, part way down the curve (a study cut short of the authors' schedule)."""
+    recorder = _LrRecorder()
+    built = train._callbacks
+    monkeypatch.setattr(train, "_callbacks", lambda cfg: [*built(cfg), recorder])
+    epochs = ["trainer.max_epochs=2", "lr_scheduler.epochs=2"]
+    per_epoch = len(_run(tmp_path, "probe", *epochs) and recorder.lrs) // 2
+    recorder.lrs.clear()
+    budget = per_epoch + 1
+    _run(tmp_path, "cut", "budget/kind=steps", f"budget.max_steps={budget}", "lr_scheduler.epochs=2")
+    expected = [1e-3 * warmup_cosine(s, 2 * per_epoch, per_epoch, 0.0) for s in range(budget)]
+    assert recorder.lrs == pytest.approx(expected)

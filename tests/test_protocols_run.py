@@ -199,7 +199,8 @@ def test_e4srec_paper_ranks_99_sampled_negatives_or_the_s3rec_file(tmp_path: Pat
     assert _find_sample_file("auto", cfg) == tmp_path / "Beauty_sample.txt"
     (tmp_path / "Other_sample.txt").write_text("u 1\n", encoding="utf-8")
     expect_error(lambda: _find_sample_file("auto", cfg), "several sample files")
-    inference = compose_config(["experiment=e4srec_paper", "protocol=loo"], tmp_path)  # the official inference.py
+    # the official inference.py
+    inference = compose_config(["experiment=e4srec_paper", "protocol=loo"], tmp_path)
     assert protocol_settings(inference) == {"name": "loo", "mask_history": True}
 
 

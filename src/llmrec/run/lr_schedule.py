@@ -79,7 +79,8 @@ class StepSchedule(pl.Callback):
                 "lr_scheduler needs the length of the schedule: set lr_scheduler.epochs=<n> "
                 "(trainer.max_epochs is unbounded)"
             )
-        trainer.estimated_stepping_batches  # noqa: B018 - sets up the training loader, so its length is known
+        if trainer.train_dataloader is None:  # Lightning's estimate skips this when max_epochs is -1
+            trainer.fit_loop.setup_data()  # the training loader, so its length is known
         batches = trainer.num_training_batches
         if not math.isfinite(batches):
             raise ConfigError("lr_scheduler needs a training loader with a length")
