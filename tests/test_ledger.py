@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from llmrec.errors import LlmrecError
-from llmrec.report.ledger import main, write_ledger
+from llmrec.report.ledger import config_summary, main, write_ledger
 from llmrec.report.published import load_published
 from tests.run_records import write_result
 
@@ -152,3 +152,10 @@ def test_relative_to_names_run_folders_from_a_root(tmp_path: Path) -> None:
     assert "`outputs/sweeps/beauty/loo_sasrec_s0`" in markdown
     with pytest.raises(LlmrecError, match="is not below --relative-to"):
         write_ledger(published, [runs], tmp_path / "L.md", root=tmp_path / "elsewhere")
+
+
+def test_a_run_on_a_subset_of_users_says_so_in_its_setting() -> None:
+    config = {"model": {"lr": 0.001}, "protocol": {"name": "loo", "mask_history": True}}
+    assert "eval_users" not in config_summary(config)
+    config["protocol"]["eval_users"] = 5000
+    assert config_summary(config) == "lr=0.001, protocol.eval_users=5000"

@@ -144,6 +144,13 @@ def test_unknown_protocol_names_the_options() -> None:
             ["sample_file", "not a file"],
         ),
         (["protocol=user_holdout"], ["timestamps", "protocol.order=random"]),
+        (["protocol.eval_users=0"], ["protocol.eval_users", "positive integer"]),
+        (["protocol.eval_users=true"], ["protocol.eval_users", "positive integer"]),
+        (["protocol.eval_users=121"], ["eval_users=121", "120 users", "null"]),
+        (
+            ["protocol=user_holdout", "protocol.order=random", "+protocol.eval_users=10"],
+            ["eval_users", "known"],
+        ),
         (["protocol=user_holdout", "protocol.order=random", "protocol.test_fraction=1.5"], ["(0, 1)"]),
         (["protocol=user_holdout", "protocol.order=random", "protocol.val_fraction=0.9"], ["training"]),
     ],
@@ -253,3 +260,40 @@ def test_a_protocol_switch_stays_within_the_training_split(
 ) -> None:
     run_dir = Path(runs[run_name]["config"]["paths"]["output_dir"])
     expect_error(lambda: reevaluate(run_dir, [override]), needle)
+
+
+def test_eval_users_ranks_one_fixed_subset_with_the_full_runs_numbers(
+    runs: dict[str, dict[str, Any]],
+) -> None:
+    """protocol.eval_users=n evaluates n users drawn once (not by the run's seed): the same users for every
+    model and seed, each ranked exactly as in the run over every user; training is untouched."""
+    root = Path(runs["loo"]["config"]["paths"]["output_dir"]).parent
+    subset = {
+        seed: _run(root, f"loo_40_s{seed}", "model=popularity", "protocol.eval_users=40", f"seed={seed}")
+        for seed in (0, 1)
+    }
+    users = subset[0]["per_user"]["test"]["user"]
+    assert len(users) == 40 and users == sorted(set(users))
+    assert subset[1]["per_user"]["test"]["user"] == users
+    assert subset[0]["protocol"] == {"name": "loo", "mask_history": True, "eval_users": 40}
+    data = subset[0]["data"]
+    assert (data["val_users"], data["test_users"], data["train_users"]) == (40, 40, 120)
+    full = runs["loo"]["per_user"]["test"]
+    rank_of = dict(zip(full["user"], full["rank"], strict=True))
+    assert subset[0]["per_user"]["test"]["rank"] == [rank_of[user] for user in users]
+    sampled = _run(root, "sampled_40", "model=popularity", *SAMPLED, "protocol.eval_users=40")
+    assert sampled["per_user"]["test"]["user"] == users
+    full = runs["sampled"]["per_user"]["test"]  # the same candidates per user as the run over every user
+    rank_of = dict(zip(full["user"], full["rank"], strict=True))
+    assert sampled["per_user"]["test"]["rank"] == [rank_of[user] for user in users]
+
+
+def test_a_protocol_switch_keeps_the_runs_evaluated_users(runs: dict[str, dict[str, Any]]) -> None:
+    root = Path(runs["loo"]["config"]["paths"]["output_dir"]).parent
+    trained = _run(root, "loo_sasrec_40", "model=sasrec", "protocol.eval_users=40")
+    run_dir = Path(trained["config"]["paths"]["output_dir"])
+    switched, _ = reevaluate(run_dir, ["protocol=sampled", "protocol.negatives=20"], name="sampled")
+    assert switched["protocol"]["eval_users"] == 40
+    assert switched["per_user"]["test"]["user"] == trained["per_user"]["test"]["user"]
+    every, _ = reevaluate(run_dir, ["protocol.eval_users=null"], name="every_user")
+    assert len(every["per_user"]["test"]["user"]) == 120 and "eval_users" not in every["protocol"]

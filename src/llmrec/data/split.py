@@ -49,6 +49,7 @@ def _windows_ending_at(ends: np.ndarray, starts: np.ndarray, max_len: int) -> np
 @dataclass
 class LeaveOneOut:
     data: SequenceData
+    eval_sample: np.ndarray | None = None  # sorted users evaluated (protocol.eval_users); None: every user
 
     @property
     def num_items(self) -> int:
@@ -66,7 +67,8 @@ class LeaveOneOut:
         """For 'val' or 'test': the evaluated users and the exclusive end of each one's target row (the
         target is ``items[end - 1]``, its input the items before it)."""
         _, ends = self._bounds()
-        return np.arange(len(ends)), ends - 1 if stage == "val" else ends
+        users = np.arange(len(ends)) if self.eval_sample is None else self.eval_sample
+        return users, ends[users] - 1 if stage == "val" else ends[users]
 
     @property
     def num_train_users(self) -> int:

@@ -29,7 +29,12 @@ from llmrec.report.runs import collect
 
 MAIN_PROTOCOL = "loo"
 # Settings outside the model's own node that change what a run learns or how long it trains.
-CONTEXT_KEYS = (("dataset", "max_len"), ("datamodule", "batch_size"), ("trainer", "max_epochs"))
+CONTEXT_KEYS = (
+    ("dataset", "max_len"),
+    ("datamodule", "batch_size"),
+    ("trainer", "max_epochs"),
+    ("protocol", "eval_users"),  # a run that ranked a subset of the users says so in the ledger
+)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "mask_history": True,
     },
 }
+# an optional setting of the leave-one-out protocols, absent from results.json when null (every user)
+EVAL_USERS = "eval_users"
+EVAL_USERS_SEED = 0  # fixed, not the run's seed: every model and seed of a study ranks the same users
 
 
 @dataclass
@@ -73,10 +76,13 @@ def protocol_settings(cfg: DictConfig) -> dict[str, Any]:
     name = settings.get("name")
     if name not in DEFAULTS:
         raise ConfigError(f"protocol.name={name!r} is not a protocol; choose protocol={'|'.join(DEFAULTS)}")
-    unknown = sorted(set(settings) - {"name", *DEFAULTS[name]})
+    known = {*DEFAULTS[name], *([EVAL_USERS] if name != "user_holdout" else [])}
+    unknown = sorted(set(settings) - {"name", *known})
     if unknown:
-        raise ConfigError(f"protocol={name} has no setting(s) {unknown}; known: {sorted(DEFAULTS[name])}")
+        raise ConfigError(f"protocol={name} has no setting(s) {unknown}; known: {sorted(known)}")
     settings = {"name": name, **DEFAULTS[name], **settings}
+    if settings.get(EVAL_USERS, 0) is None:
+        del settings[EVAL_USERS]  # every user: the plain protocol, recorded as before
     _check_settings(settings, mask)
     return settings
 
@@ -97,6 +103,11 @@ def _check_settings(settings: dict[str, Any], mask: Any) -> None:
         raise ConfigError(
             f"protocol={settings['name']} {'masks' if fixed else 'does not mask'} the history; for the other "
             f"choose protocol={'loo_unmasked' if fixed else 'loo'}"
+        )
+    sample = settings.get(EVAL_USERS)
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample <= 0):
+        raise ConfigError(
+            f"protocol.eval_users must be a positive integer or null (every user), got {sample!r}"
         )
     seed = settings.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -130,8 +141,22 @@ def _find_sample_file(setting: Any, cfg: DictConfig) -> Path | None:
     return found[0] if found else None
 
 
+def _leave_one_out(settings: dict[str, Any], data: SequenceData) -> LeaveOneOut:
+    """The leave-one-out split, evaluating ``eval_users`` users drawn once with a fixed seed (or all)."""
+    size = settings.get(EVAL_USERS)
+    if size is None:
+        return LeaveOneOut(data)
+    if size > data.num_users:
+        raise ConfigError(
+            f"protocol.eval_users={size} exceeds the dataset's {data.num_users} users; choose fewer, or "
+            f"null for every user"
+        )
+    drawn = np.random.default_rng(EVAL_USERS_SEED).choice(data.num_users, size=size, replace=False)
+    return LeaveOneOut(data, eval_sample=np.sort(drawn))
+
+
 def _sampled(settings: dict[str, Any], cfg: DictConfig, data: SequenceData, fingerprint: str) -> Protocol:
-    split = LeaveOneOut(data)
+    split = _leave_one_out(settings, data)
     path = _find_sample_file(settings["sample_file"], cfg)
     if path is not None:
         candidates = read_sample_file(path, data)
@@ -161,4 +186,4 @@ def build_protocol(cfg: DictConfig, data: SequenceData, fingerprint: str) -> Pro
         keys = ("test_fraction", "val_fraction", "order", "seed")
         split = UserHoldout(data, **{key: settings[key] for key in keys})
         return Protocol(settings, split, mask_history=bool(settings["mask_history"]))
-    return Protocol(settings, LeaveOneOut(data), mask_history=bool(settings["mask_history"]))
+    return Protocol(settings, _leave_one_out(settings, data), mask_history=bool(settings["mask_history"]))

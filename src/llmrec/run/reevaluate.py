@@ -37,14 +37,14 @@ from llmrec.run.pipeline import (
     prepare_data,
     setup_model,
 )
-from llmrec.run.protocols import DEFAULTS
+from llmrec.run.protocols import DEFAULTS, EVAL_USERS
 from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
 ALLOW_CODE_CHANGE = "allow_code_change"  # the flag that accepts a run trained by another code version
 EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol")
 # settings whose saved value may be null
-NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file")
+NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file", f"protocol.{EVAL_USERS}")
 
 
 @dataclass
@@ -140,7 +140,8 @@ def _switch_protocol(cfg: DictConfig, name: str) -> None:
             f"this run trained under protocol={trained}, whose split differs from protocol={name}'s: its "
             f"model has seen those targets; train again with protocol={name}"
         )
-    OmegaConf.update(cfg, "protocol", {"name": name, **DEFAULTS[name]}, merge=False, force_add=True)
+    kept = {EVAL_USERS: OmegaConf.select(cfg, f"protocol.{EVAL_USERS}", default=None)}  # the same users
+    OmegaConf.update(cfg, "protocol", {"name": name, **DEFAULTS[name], **kept}, merge=False, force_add=True)
     if "mask_history" in cfg.get("eval", {}):
         cfg.eval.mask_history = None  # the protocol decides the masking
     if "mask_history" in cfg.datamodule:  # a config saved when the data module read eval.mask_history
