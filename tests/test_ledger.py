@@ -159,3 +159,26 @@ def test_a_run_on_a_subset_of_users_says_so_in_its_setting() -> None:
     assert "eval_users" not in config_summary(config)
     config["protocol"]["eval_users"] = 5000
     assert config_summary(config) == "lr=0.001, protocol.eval_users=5000"
+
+
+def test_a_figure_also_counts_the_runs_of_the_presets_it_names(tmp_path: Path) -> None:
+    """also_models: llmrec presets of the paper's model (BERT4Rec with its authors' Beauty values) stand
+    for it; other labels still do not."""
+    runs = tmp_path / "runs"
+    for seed, value in enumerate((0.02, 0.04)):
+        write_result(runs / f"loo_bert4rec_beauty_s{seed}", model="bert4rec_beauty", value=value, seed=seed)
+    write_result(runs / "loo_sasrec_s0", model="sasrec", value=0.9)
+    bert4rec = FIGURE | {"model": "bert4rec"}
+    plain = write_ledger(_published(tmp_path / "plain.yaml", bert4rec), [runs], tmp_path / "plain.md")
+    assert "| beauty | bert4rec | ndcg_10 | Someone 2023 | 0.0511 | loo | no run | no run |" in plain
+    named = _published(tmp_path / "named.yaml", bert4rec | {"also_models": ["bert4rec_beauty"]})
+    markdown = write_ledger(named, [runs], tmp_path / "named.md")
+    assert "| loo | 0.0300 ± 0.0141 (2) | 0.0300 ± 0.0141 (2) |" in markdown
+    assert "model `bert4rec_beauty`" in markdown
+
+
+@pytest.mark.parametrize("also", ["bert4rec_beauty", [""], [3]])
+def test_also_models_must_be_a_list_of_labels(tmp_path: Path, also: object) -> None:
+    path = _published(tmp_path / "p.yaml", FIGURE | {"also_models": also})
+    with pytest.raises(LlmrecError, match="also_models must be a list"):
+        load_published(path)

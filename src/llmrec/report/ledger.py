@@ -108,7 +108,7 @@ def groups_for(figure: Figure, runs: list[dict[str, Any]], protocol: str) -> lis
     """The runs of the figure's dataset and model label under ``protocol``, grouped by setting."""
     grouped: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for result in runs:
-        same = result["dataset"] == figure.dataset and model_label(result) == figure.model
+        same = result["dataset"] == figure.dataset and model_label(result) in figure.labels()
         if same and protocol_name(result) == protocol:
             grouped[_group_key(result)].append(result)
     return [_group(key, members, figure.metric) for key, members in sorted(grouped.items())]

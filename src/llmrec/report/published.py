@@ -9,8 +9,10 @@
       metric: ndcg_10                              # llmrec's test metric name
       value: 0.1821
       note: "..."                                  # the paper's exact setting: split, masking, data file
+      also_models: [bert4rec_beauty]               # optional: llmrec presets of the same model
 
-Every field is required; a missing or malformed one is one error naming the entry and the field.
+Every field but ``also_models`` is required; a missing or malformed one is one error naming the entry and
+the field.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class Figure:
     metric: str
     value: float
     note: str
+    also_models: tuple[str, ...] = ()  # labels of llmrec presets of the same model (e.g. the authors' values)
+
+    def labels(self) -> tuple[str, ...]:
+        """The llmrec model labels whose runs stand for this figure's model."""
+        return (self.model, *self.also_models)
 
     def sort_key(self) -> tuple[str, str, str, str, str, str]:
         return (self.dataset, self.model, self.metric, self.paper, self.table, self.protocol)
@@ -62,10 +69,14 @@ def _figure(entry: Any, where: str) -> Figure:
             f"{where}: protocol {entry['protocol']!r} is not one of {', '.join(PROTOCOL_ORDER)}; name the "
             f"closest llmrec protocol and describe the paper's exact one in note"
         )
-    unknown = sorted(set(entry) - {*TEXT_FIELDS, "value"})
+    unknown = sorted(set(entry) - {*TEXT_FIELDS, "value", "also_models"})
     if unknown:
         raise LlmrecError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    return Figure(**{f: str(entry[f]).strip() for f in TEXT_FIELDS}, value=float(value))
+    also = entry.get("also_models", [])
+    if not isinstance(also, list) or not all(isinstance(label, str) and label.strip() for label in also):
+        raise LlmrecError(f"{where}: also_models must be a list of llmrec model labels, not {also!r}")
+    fields = {f: str(entry[f]).strip() for f in TEXT_FIELDS}
+    return Figure(**fields, value=float(value), also_models=tuple(label.strip() for label in also))
 
 
 def load_published(path: Path) -> list[Figure]:
