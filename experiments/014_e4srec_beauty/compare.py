@@ -1,0 +1,67 @@
+"""014's comparisons, which cross sample schemas (E4SRec trains on each user's last 50 targets, its stage-1
+SASRec on tiled windows), so ``python -m llmrec.report`` would refuse them as one report: the same seed-level
+tests (llmrec.report.stats.compare_seeds: seeds as the unit, users nested) on the same evaluated users, Holm
+over every comparison and metric of the table. Prints Markdown.
+
+    python experiments/014_e4srec_beauty/compare.py <run folder root>
+
+Expects under the root, per seed s: e4srec_minilm_table_start_s<s>, sasrec_last_targets_s<s> and
+stage1_sasrec_loo_s<s>, each with evaluations/{loo5000 (stage 1 only), sampled5000}/results.json: the
+stage-1 runs ranked every user during training, so their loo figure on the 5,000 users is a re-evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from llmrec.report.corrections import adjust
+from llmrec.report.significance import seed_matrix
+from llmrec.report.stats import compare_seeds
+
+SEEDS = (0, 1, 2)
+MODELS = {  # label: (run folder prefix, loo results inside it, sampled results inside it)
+    "E4SRec (MiniLM, table start)": ("e4srec_minilm_table_start", ".", "evaluations/sampled5000"),
+    "SASRec on E4SRec's samples": ("sasrec_last_targets", ".", "evaluations/sampled5000"),
+    "stage-1 SASRec (its table)": ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
+}
+COMPARISONS = [
+    ("E4SRec (MiniLM, table start)", "stage-1 SASRec (its table)"),
+    ("E4SRec (MiniLM, table start)", "SASRec on E4SRec's samples"),
+]
+METRICS = ("ndcg_10", "hr_10")
+
+
+def runs(root: Path, label: str, protocol: int) -> list[dict[str, Any]]:
+    prefix, *inside = MODELS[label]
+    paths = [root / f"{prefix}_s{seed}" / inside[protocol] / "results.json" for seed in SEEDS]
+    return [json.loads(path.read_text()) | {"path": str(path.parent)} for path in paths]
+
+
+def main(root: Path) -> None:
+    rows = []
+    for protocol, name in enumerate(("loo (5,000 users)", "sampled 1 + 99 (5,000 users)")):
+        for model, baseline in COMPARISONS:
+            for metric in METRICS:
+                xa, _ = seed_matrix(runs(root, model, protocol), metric)
+                xb, _ = seed_matrix(runs(root, baseline, protocol), metric)
+                rows.append({"protocol": name, "model": model, "baseline": baseline, "metric": metric})
+                rows[-1] |= compare_seeds(xa, xb)
+    for row, p_holm in zip(rows, adjust([row["p"] for row in rows], "holm"), strict=True):
+        row["p_holm"] = float(p_holm)
+    columns = ("protocol", "model", "baseline", "metric", "model mean ± std", "baseline mean ± std", "diff")
+    print("| " + " | ".join((*columns, "p", "p (Holm)")) + " |")
+    print("|---" * (len(columns) + 2) + "|")
+    for r in rows:
+        print(
+            f"| {r['protocol']} | {r['model']} | {r['baseline']} | {r['metric']} "
+            f"| {r['mean']:.4f} ± {r['std']:.4f} "
+            f"| {r['baseline_mean']:.4f} ± {r['baseline_std']:.4f} | {r['rel_diff']:+.1%} | {r['p']:.2g} "
+            f"| {r['p_holm']:.2g} |"
+        )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

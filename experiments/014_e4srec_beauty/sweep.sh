@@ -1,0 +1,37 @@
+#!/bin/bash
+# 014: E4SRec on Amazon Beauty against its own stage-1 SASRec and against SASRec trained on E4SRec's samples,
+# 3 seeds, under llmrec's main protocol (loo) and the paper's training-script protocol (sampled, 1 + 99), on
+# 5,000 users drawn once (protocol.eval_users=5000: E4SRec's evaluation on MiniLM is its main cost on 2 cores).
+# Run from the repository root with ../shared/data beside it. As run: see README.md (what ran beside it).
+export LLMREC_DATA_DIR=../shared/data
+OUT=${OUT:-outputs/sweeps/014_e4srec_beauty}
+# 1. Stage 1 per seed: llmrec's SASRec (CE, samples=tiled) to convergence (early stopping patience 3, cap 40),
+#    as experiments/012 trained seed 0's.
+for seed in 0 1 2; do
+  python -m llmrec model=sasrec dataset=beauty seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=3 \
+    hydra.run.dir=$OUT/stage1_sasrec_loo_s$seed
+done
+# 2. E4SRec (official recipe, MiniLM, item projection started from the ID table; jobs.sh) and SASRec on
+#    E4SRec's sample schema (the last 50 targets of each user, whole history), to convergence; run_jobs.sh
+#    skips finished runs.
+OUT=$OUT SEEDS="0 1 2" bash experiments/014_e4srec_beauty/jobs.sh | head -3 | bash experiments/013_harte_beauty/run_jobs.sh 2
+for seed in 0 1 2; do
+  echo "$OUT/sasrec_last_targets_s$seed model=sasrec dataset=beauty seed=$seed samples=last_targets samples.n=50 dataset.max_len=550 protocol=loo protocol.eval_users=5000 trainer.max_epochs=40 callbacks.early_stopping.patience=3"
+done | bash experiments/013_harte_beauty/run_jobs.sh 2
+# 3. The same checkpoints on the same 5,000 users under the sampled protocol (the paper's finetune.py), and
+#    the stage-1 runs (which ranked every user) on those 5,000 users under loo.
+for seed in 0 1 2; do
+  for run in e4srec_minilm_table_start sasrec_last_targets stage1_sasrec_loo; do
+    python -m llmrec.evaluate run_dir=$OUT/${run}_s$seed name=sampled5000 protocol=sampled protocol.eval_users=5000 \
+      allow_code_change=true
+  done
+  python -m llmrec.evaluate run_dir=$OUT/stage1_sasrec_loo_s$seed name=loo5000 protocol.eval_users=5000 \
+    allow_code_change=true
+done
+# 4. The seed-level tests (Holm over the table) and the runs' stripped copies committed in runs/.
+python experiments/014_e4srec_beauty/compare.py $OUT
+python experiments/014_e4srec_beauty/strip.py $OUT experiments/014_e4srec_beauty/runs
+# Not run here (2 CPU cores): the official random start of the item projection (jobs.sh's last three lines),
+# and the full version for a GPU: every user, the 3 official epochs (3 x 128,031 examples), both starts:
+#   python -m llmrec -m experiment=e4srec_paper llm@model.llm=minilm protocol=loo dataset=beauty seed=0,1,2 \
+#     model.item_proj_init=random,id_table hydra.sweep.dir=outputs/sweeps/014_e4srec_beauty_gpu

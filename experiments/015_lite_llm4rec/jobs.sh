@@ -1,0 +1,17 @@
+#!/bin/bash
+# 015: job lines ("<run dir> <overrides...>") for experiments/013_harte_beauty/run_jobs.sh. Lite-LLM4Rec's
+# datasets that ../shared/data holds (MovieLens-1M, Amazon Toys), leave-one-out, full ranking with history
+# masked, seeds $SEEDS. Both models trained to convergence on equal terms: early stopping on validation NDCG@10
+# with patience 3, cap 40 epochs, each model's default lr (no tuning for either), samples=tiled, batch 64.
+# Lite-LLM4Rec: frozen MiniLM Item LLM, a tiny T5 Rec LLM with random weights (llmrec's offline stand-in for
+# the paper's pretrained T5), trained on one sampled position per window (model=lite_llm4rec_sample, the
+# paper's cheaper alternative to full traversal, which costs hours an epoch on ML-1M here).
+OUT=${OUT:-outputs/sweeps/015_lite_llm4rec}
+SEEDS=${SEEDS:-0 1 2}
+for dataset in toys ml1m; do
+  for seed in $SEEDS; do
+    for model in sasrec lite_llm4rec_sample; do
+      echo "$OUT/${dataset}_${model}_s$seed model=$model dataset=$dataset seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=3 datamodule.batch_size=64 trainer.enable_progress_bar=false"
+    done
+  done
+done

@@ -1,0 +1,22 @@
+#!/bin/bash
+# 015: Lite-LLM4Rec against SASRec on MovieLens-1M and Amazon Toys (the paper's datasets that ../shared/data
+# holds), 3 seeds, leave-one-out, both to convergence on equal terms; and the paper's inference claim (one
+# projection pass against beam search) measured by benchmarks/lite_llm4rec_speed.py on a quiet machine.
+# Run from the repository root with ../shared/data beside it. As run: see README.md (what ran beside it).
+export LLMREC_DATA_DIR=../shared/data
+OUT=${OUT:-outputs/sweeps/015_lite_llm4rec}
+# 1. The runs (jobs.sh), two one-thread workers; a re-run skips finished runs.
+OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+# 2. Seed-level tests against SASRec (Holm over the report's comparisons), per dataset; stripped copies in runs/.
+python -m llmrec.report $OUT --baseline sasrec
+python experiments/014_e4srec_beauty/strip.py $OUT experiments/015_lite_llm4rec/runs
+# 3. Inference: Lite-LLM4Rec's projection head against LLMSeqPrompt's beam search, same users, LLaMA
+#    backbones of the same size (random weights: cost does not depend on them), quiet machine.
+for dataset in toys ml1m; do
+  flock /tmp/llmrec-cpu.lock python benchmarks/lite_llm4rec_speed.py --dataset $dataset --users 64 --skip-catalog
+done
+# Not run here (2 CPU cores): LLMSeqPrompt's accuracy on these datasets (beam search over ~6,000 and ~19,400
+# users per split), and Lite-LLM4Rec with full traversal (every position a Rec-LLM row: hours an epoch on ML-1M):
+#   OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | sed 's/lite_llm4rec_sample/lite_llm4rec/g' | \
+#     bash experiments/013_harte_beauty/run_jobs.sh 2
+#   python -m llmrec -m model=llmseqprompt dataset=toys,ml1m seed=0,1,2 trainer=gpu
