@@ -122,7 +122,7 @@ def test_bert4rec_paper_preset_holds_the_authors_training(tmp_path: Path) -> Non
 def test_bert4rec_schedule_warms_up_100_steps_then_decays_linearly_to_zero() -> None:
     schedule = build(compose_config(["lr_scheduler=bert4rec"]).lr_scheduler)
     fake = SimpleNamespace(
-        max_epochs=1, num_training_batches=300, accumulate_grad_batches=1, estimated_stepping_batches=300
+        max_epochs=1, num_training_batches=300, accumulate_grad_batches=1, train_dataloader=range(300)
     )
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
     scheduler = schedule(optimizer, fake)  # type: ignore[arg-type]
