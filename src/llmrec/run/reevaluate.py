@@ -37,7 +37,7 @@ from llmrec.run.pipeline import (
     prepare_data,
     setup_model,
 )
-from llmrec.run.protocols import DEFAULTS, EVAL_USERS
+from llmrec.run.protocols import DEFAULTS, EVAL_USERS, protocol_settings, training_split
 from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
@@ -126,19 +126,16 @@ def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
 
 
 def _switch_protocol(cfg: DictConfig, name: str) -> None:
-    """``protocol=<name>`` on a saved run: only to a protocol of the split it trained on (loo,
-    loo_unmasked and sampled share one leave-one-out split), with that protocol's default settings."""
-    same_split = ("loo", "loo_unmasked", "sampled")
-    trained = str(cfg.protocol.name) if "protocol" in cfg else "loo"
-    if name not in same_split:
+    """``protocol=<name>`` on a saved run, with that protocol's default settings: only where the model
+    trained on the same split (:func:`training_split`: loo, loo_unmasked and sampled share one)."""
+    if name not in DEFAULTS:
+        raise ConfigError(f"protocol={name!r} is not a protocol; choose protocol={'|'.join(DEFAULTS)}")
+    trained = protocol_settings(cfg)
+    if training_split({"name": name, **DEFAULTS[name]}) != training_split(trained):
         raise ConfigError(
-            f"protocol={name!r}: a re-evaluation switches only between {'|'.join(same_split)}, which share "
-            f"one leave-one-out split; other protocols hold other users out of training: train again"
-        )
-    if trained not in same_split:
-        raise ConfigError(
-            f"this run trained under protocol={trained}, whose split differs from protocol={name}'s: its "
-            f"model has seen those targets; train again with protocol={name}"
+            f"protocol={name} ranks another split than this run's protocol={trained['name']}, so its "
+            f"model trained on other targets; a re-evaluation switches only within one split (loo, "
+            f"loo_unmasked and sampled share one leave-one-out split): train again with protocol={name}"
         )
     kept = {EVAL_USERS: OmegaConf.select(cfg, f"protocol.{EVAL_USERS}", default=None)}  # the same users
     OmegaConf.update(cfg, "protocol", {"name": name, **DEFAULTS[name], **kept}, merge=False, force_add=True)
