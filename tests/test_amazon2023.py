@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from llmrec.data.__main__ import main
 from llmrec.data.download import fetch, plan_for
 from llmrec.data.given_split import TEST, TRAIN, VALID, GivenSplit
 from llmrec.data.preprocess import build_sequence_data
@@ -236,6 +237,20 @@ def test_download_true_offline_lists_the_files_by_their_place(
     source = Amazon2023(root=str(tmp_path), split="timestamp", download=True)
     with pytest.raises(DataError, match=r"benchmark/5core/timestamp/All_Beauty.train.csv.gz  <- https://"):
         source.read()
+
+
+def test_download_command_defaults_to_the_configs_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def offline(request: object, timeout: float) -> object:
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setenv("LLMREC_DATA_DIR", str(tmp_path / "data"))
+    assert main(["download", "amazon2023-Video_Games"]) == 2
+    err = capsys.readouterr().err
+    assert f"by hand in {(tmp_path / 'data' / 'amazon2023').resolve()}/" in err
+    assert "raw/review_categories/Video_Games.jsonl.gz  <- https://mcauleylab.ucsd.edu/" in err
 
 
 class _Response(io.BytesIO):
