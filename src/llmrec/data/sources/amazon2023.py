@@ -147,7 +147,8 @@ class Amazon2023:
 
     def _interaction_files(self) -> list[Path]:
         root, candidates = Path(self.root), self._candidates()
-        if self.download and any(first_existing(root, names) is None for names in candidates.values()):
+        missing = any(first_existing(root, names) is None for names in candidates.values())
+        if self.download and (missing or self._meta_file() is None):  # the plan fetches what is missing
             from llmrec.data.download import fetch, plan_for
 
             fetch(plan_for(self.plan_name()), root)
