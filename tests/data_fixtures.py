@@ -49,3 +49,75 @@ def ml100k(root: Path) -> Path:
     ]
     (root / "u.item").write_text("\n".join(items) + "\n", encoding="latin-1")
     return root
+
+
+def review_2023(user: str, parent_asin: str, millis: int) -> str:
+    """One line of ``raw/review_categories/<Category>.jsonl`` (the review's own title is not item text)."""
+    return json.dumps(
+        {
+            "rating": 5.0, "title": "Loved it", "text": "Works", "images": [], "asin": parent_asin + "-v",
+            "parent_asin": parent_asin, "user_id": user, "timestamp": millis, "helpful_vote": 0,
+            "verified_purchase": True,
+        }
+    )  # fmt: skip
+
+
+def amazon2023_raw(root: Path, category: str = "All_Beauty", gz: bool = True) -> Path:
+    """Four users in the 2023 layout; u1's two reviews at 5000 ms keep file order (p2 before p1); u4's p5
+    is reviewed once (a 2-core removes it, then u4 is too short); p4 has no metadata."""
+    reviews = [
+        review_2023("u1", "p2", 5000), review_2023("u1", "p1", 5000), review_2023("u1", "p3", 1000),
+        review_2023("u2", "p1", 3000), review_2023("u2", "p3", 2000), review_2023("u2", "p4", 9000),
+        review_2023("u3", "p4", 1000), review_2023("u3", "p1", 2000), review_2023("u3", "p2", 3000),
+        review_2023("u4", "p1", 1000), review_2023("u4", "p5", 2000), review_2023("u4", "p2", 3000),
+    ]  # fmt: skip
+    meta = [
+        {
+            "main_category": "All Beauty", "title": "Lipstick  Red", "store": "Acme",
+            "categories": ["Beauty", "Makeup"], "features": ["Matte", "Long lasting"],
+            "description": ["A red lipstick."], "price": None, "details": {"Brand": "Acme"},
+            "parent_asin": "p1",
+        },
+        {"title": "Shampoo", "features": [], "description": [], "categories": [], "store": None,
+         "parent_asin": "p2"},
+        {"title": "", "store": "Bolt", "features": [], "description": [], "categories": [],
+         "parent_asin": "p3", "bought_together": None},
+        {"title": "Never reviewed", "parent_asin": "p9"},
+    ]  # fmt: skip
+    write_2023(root / "raw/review_categories" / f"{category}.jsonl", reviews, gz)
+    write_2023(root / "raw/meta_categories" / f"meta_{category}.jsonl", [json.dumps(m) for m in meta], gz)
+    return root
+
+
+def write_2023(path: Path, lines: list[str], gz: bool) -> Path:
+    """``path`` (``.gz`` added when ``gz``) with ``lines``, creating its folders as the layout has them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        return write_gz(path.with_name(path.name + ".gz"), lines)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+Row = tuple[str, str, int]  # user_id, parent_asin, timestamp (ms)
+
+
+def amazon2023_split(
+    root: Path,
+    rows: dict[str, list[Row]],
+    folder: str = "last_out",
+    category: str = "All_Beauty",
+    gz: bool = True,
+) -> Path:
+    """The benchmark CSVs ``benchmark/5core/<folder>/<category>.{train,valid,test}.csv(.gz)`` with the
+    published header; a ``*_w_his`` folder adds the history column (the user's earlier items)."""
+    with_history = folder.endswith("_w_his")
+    header = "user_id,parent_asin,rating,timestamp" + (",history" if with_history else "")
+    seen: dict[str, list[str]] = {}
+    for stage in ("train", "valid", "test"):
+        lines = [header]
+        for user, item, millis in rows[stage]:
+            history = "," + " ".join(seen.get(user, [])) if with_history else ""
+            lines.append(f"{user},{item},5.0,{millis}{history}")
+            seen.setdefault(user, []).append(item)
+        write_2023(root / "benchmark/5core" / folder / f"{category}.{stage}.csv", lines, gz)
+    return root

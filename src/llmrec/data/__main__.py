@@ -64,10 +64,11 @@ def _progress() -> Any:
 
 
 def download(name: str, root: Path | None, timeout: float) -> str:
+    plan = plan_for(name)
     if root is None:
         known = (config_dir() / "dataset" / f"{name}.yaml").is_file()
-        root = Path(compose_dataset(name, []).dataset.root) if known else Path("data") / name
-    plan = plan_for(name)
+        config = name if known else plan.config
+        root = Path(compose_dataset(config, []).dataset.root) if config else Path("data") / name
     paths = fetch(plan, root, timeout=timeout, progress=_progress())
     return "\n".join([f"{plan.dataset}: files in {root}", *(f"  {p.name}" for p in paths), plan.note])
 
@@ -76,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmrec.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_cmd = commands.add_parser("download", help="fetch the publisher's files (needs network)")
-    fetch_cmd.add_argument("name", help="beauty, sports, toys, amazon-<Category>, ml1m, ml100k, steam, yelp")
+    fetch_cmd.add_argument(
+        "name",
+        help="beauty, sports, toys, amazon-<Category>, amazon2023-<Category>[-last_out|-timestamp], ml1m, "
+        "ml100k, steam, yelp",
+    )
     fetch_cmd.add_argument("--root", type=Path, help="target folder (default: the dataset config's root)")
     fetch_cmd.add_argument("--timeout", type=float, default=20.0, help="seconds per connection")
     stats_cmd = commands.add_parser("stats", help="print the processed dataset's statistics")

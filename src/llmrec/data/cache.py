@@ -58,8 +58,9 @@ def cache_key(source: Source, k_core: int) -> str:
 
 
 def _write_entry(data: SequenceData, directory: Path, key: str) -> None:
-    times = {} if data.times is None else {"times": data.times}
-    np.savez(directory / "data.npz", items=data.items, offsets=data.offsets, **times)
+    optional = {"times": data.times, "stages": data.stages}
+    extra = {name: value for name, value in optional.items() if value is not None}
+    np.savez(directory / "data.npz", items=data.items, offsets=data.offsets, **extra)
     meta = {
         "key": key,
         "checksum": sha256_file(directory / "data.npz"),
@@ -70,6 +71,7 @@ def _write_entry(data: SequenceData, directory: Path, key: str) -> None:
         "text_template": data.text_template,
         "empty_text": data.empty_text,
         "has_times": data.times is not None,
+        "has_stages": data.stages is not None,
         "stats": dataset_stats(data),
     }
     write_json_atomic(directory / "meta.json", meta, indent=None)
@@ -92,6 +94,7 @@ def _read_entry(directory: Path) -> tuple[SequenceData, dict[str, Any]] | None:
                 text_template=meta.get("text_template"),
                 empty_text=meta.get("empty_text", ""),
                 times=arrays["times"] if meta["has_times"] else None,
+                stages=arrays["stages"] if meta.get("has_stages") else None,
             )
     except (OSError, KeyError, ValueError, json.JSONDecodeError):
         return None

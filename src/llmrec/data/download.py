@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmrec.data.sources.amazon2023 import check_category, check_split
 from llmrec.errors import DataError
 
 AMAZON_2014 = "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles"
+AMAZON_2023 = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023"
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 STEAM = "https://cseweb.ucsd.edu/~wckang"
 AMAZON_ALIASES = {"beauty": "Beauty", "sports": "Sports_and_Outdoors", "toys": "Toys_and_Games"}
@@ -40,6 +42,7 @@ class DownloadPlan:
     files: tuple[RemoteFile, ...]
     note: str = ""  # licence / terms to accept
     manual: bool = False  # no direct download (Yelp): the note says what to do
+    config: str | None = None  # the conf/dataset config whose root is the default target folder
 
 
 def _amazon(category: str) -> DownloadPlan:
@@ -54,9 +57,37 @@ def _amazon(category: str) -> DownloadPlan:
     )
 
 
+def _amazon2023(name: str) -> DownloadPlan:
+    """``amazon2023-<Category>``: raw reviews + metadata; ``amazon2023-<Category>-<split>``: the benchmark
+    split's three CSVs + metadata. Files keep the server's relative paths (the layout the reader expects)."""
+    category, _, split = name.removeprefix("amazon2023-").partition("-")
+    how = "amazon2023-<Category>[-last_out|-timestamp] (e.g. amazon2023-All_Beauty-last_out)"
+    check_category(category, how)
+    check_split(split or "raw", "the split in amazon2023-<Category>-<split>")
+    if split in ("", "raw"):
+        paths = [f"raw/review_categories/{category}.jsonl.gz"]
+    else:
+        paths = [f"benchmark/5core/{split}/{category}.{stage}.csv.gz" for stage in ("train", "valid", "test")]
+    paths.append(f"raw/meta_categories/meta_{category}.jsonl.gz")
+    note = (
+        "Amazon Reviews 2023 (McAuley Lab, UCSD): research use; cite Hou et al., Bridging Language and "
+        "Items for Retrieval and Recommendation, 2024."
+    )
+    files = tuple(RemoteFile(f"{AMAZON_2023}/{path}", path) for path in paths)
+    return DownloadPlan(name, files, note, config="amazon2023")
+
+
 def plan_for(name: str) -> DownloadPlan:
-    """The files of dataset ``name``: beauty, sports, toys, amazon-<Category>, ml1m, ml100k, steam, yelp."""
+    """The files of dataset ``name``: beauty, sports, toys, amazon-<Category>,
+    amazon2023-<Category>[-last_out|-timestamp], ml1m, ml100k, steam, yelp."""
     key = name.lower().replace("_", "-")
+    if key == "amazon2023":
+        raise DataError(
+            "amazon2023 needs a category: amazon2023-<Category> (raw reviews) or "
+            "amazon2023-<Category>-last_out|-timestamp (the benchmark split), e.g. amazon2023-All_Beauty"
+        )
+    if name.startswith("amazon2023-"):
+        return _amazon2023(name)
     if key in AMAZON_ALIASES:
         return _amazon(AMAZON_ALIASES[key])
     if name.startswith("amazon-"):
@@ -88,8 +119,8 @@ def plan_for(name: str) -> DownloadPlan:
         )
         return DownloadPlan("yelp", files, note, manual=True)
     raise DataError(
-        f"no download for dataset '{name}'; known: beauty, sports, toys, amazon-<Category>, ml1m, ml100k, "
-        "steam, yelp"
+        f"no download for dataset '{name}'; known: beauty, sports, toys, amazon-<Category>, "
+        "amazon2023-<Category>[-last_out|-timestamp], ml1m, ml100k, steam, yelp"
     )
 
 
@@ -164,6 +195,7 @@ def fetch(
         return [root / f.name for f in plan.files]
     root.mkdir(parents=True, exist_ok=True)
     for remote in missing:
+        (root / remote.name).parent.mkdir(parents=True, exist_ok=True)  # Amazon 2023: the server's folders
         try:
             _fetch_one(remote, root / remote.name, opener, timeout, progress)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:

@@ -28,6 +28,8 @@ class Interactions:
     text_template: str | None = None
     empty_text: str = ""
     times: list[list[float]] | None = None  # unix seconds per interaction, as ``sequences``; None: no times
+    # a published split's stage per interaction (llmrec.data.given_split codes), as ``sequences``; None: none
+    stages: list[list[int]] | None = None
 
 
 @dataclass
@@ -48,6 +50,7 @@ class SequenceData:
     text_template: str | None = None  # e.g. "{title} | {brand}"; None joins every field
     empty_text: str = ""  # marker for an item without any text
     times: np.ndarray | None = None  # (total interactions,) float64 unix seconds; None: files had none
+    stages: np.ndarray | None = None  # (total interactions,) int8 stage of a published split; None: none
 
     @property
     def num_users(self) -> int:

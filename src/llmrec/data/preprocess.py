@@ -89,6 +89,11 @@ def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset
         if raw.times is None
         else np.fromiter((t for s in raw.times for t in s), dtype=np.float64, count=item.size)[keep]
     )
+    stages = (
+        None
+        if raw.stages is None
+        else np.fromiter((c for s in raw.stages for c in s), dtype=np.int8, count=item.size)[keep]
+    )
     return SequenceData(
         items=items,
         offsets=offsets,
@@ -99,4 +104,5 @@ def build_sequence_data(raw: Interactions, k_core: int = 5, name: str = "dataset
         text_template=raw.text_template,
         empty_text=raw.empty_text,
         times=times,
+        stages=stages,
     )

@@ -6,7 +6,9 @@ history is masked, and the sampled candidates; recorded as ``results["protocol"]
 - ``sampled``: the same split, each target ranked against ``negatives`` items the user never had, drawn
   (``uniform`` or ``popularity``-weighted, by ``seed``) and stored in the dataset cache, or read from an
   S3-Rec ``*_sample.txt`` (``sample_file``: a path, or ``auto`` for the one in ``dataset.root`` if any);
-- ``user_holdout``: Harte et al.'s held-out users (:mod:`llmrec.data.holdout`).
+- ``user_holdout``: Harte et al.'s held-out users (:mod:`llmrec.data.holdout`);
+- ``given``: the dataset's published train/valid/test files (:mod:`llmrec.data.given_split`), the only
+  protocol for such data (``dataset=amazon2023 dataset.split=last_out``), full ranking, history masked.
 
 A config without a ``protocol`` node (a run saved before protocols existed) is ``loo``, or
 ``loo_unmasked`` where its ``eval.mask_history`` was false.
@@ -23,6 +25,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from llmrec.data.candidates import read_sample_file, stored_negatives
+from llmrec.data.given_split import GivenSplit
 from llmrec.data.holdout import UserHoldout
 from llmrec.data.interactions import SequenceData
 from llmrec.data.split import LeaveOneOut
@@ -40,6 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "mask_history": True,
     },
+    "given": {"mask_history": True},
 }
 # an optional setting of the leave-one-out protocols, absent from results.json when null (every user)
 EVAL_USERS = "eval_users"
@@ -76,7 +80,7 @@ def protocol_settings(cfg: DictConfig) -> dict[str, Any]:
     name = settings.get("name")
     if name not in DEFAULTS:
         raise ConfigError(f"protocol.name={name!r} is not a protocol; choose protocol={'|'.join(DEFAULTS)}")
-    known = {*DEFAULTS[name], *([EVAL_USERS] if name != "user_holdout" else [])}
+    known = {*DEFAULTS[name], *([EVAL_USERS] if name not in ("user_holdout", "given") else [])}
     unknown = sorted(set(settings) - {"name", *known})
     if unknown:
         raise ConfigError(f"protocol={name} has no setting(s) {unknown}; known: {sorted(known)}")
@@ -89,7 +93,10 @@ def protocol_settings(cfg: DictConfig) -> dict[str, Any]:
 
 def training_split(settings: dict[str, Any]) -> str:
     """Which interactions a run trains on: one leave-one-out split for loo, loo_unmasked and sampled; for
-    user_holdout, the split that holds its users out (a model trained under another split has seen them)."""
+    user_holdout, the split that holds its users out (a model trained under another split has seen them);
+    for given, the dataset's own."""
+    if settings["name"] == "given":
+        return "given"
     if settings["name"] != "user_holdout":
         return "loo"
     keys = ("test_fraction", "val_fraction", "order", "seed")
@@ -180,6 +187,14 @@ def build_protocol(cfg: DictConfig, data: SequenceData, fingerprint: str) -> Pro
     """The run's protocol over ``data`` (``fingerprint`` keys the stored candidates)."""
     settings = protocol_settings(cfg)
     name = settings["name"]
+    if name == "given":
+        split = GivenSplit(data)
+        return Protocol(settings | split.target_counts(), split, mask_history=bool(settings["mask_history"]))
+    if data.stages is not None:
+        raise ConfigError(
+            f"this dataset carries its published train/valid/test split (dataset.split=last_out or "
+            f"timestamp): evaluate it with protocol=given, or choose dataset.split=raw for protocol={name}"
+        )
     if name == "sampled":
         return _sampled(settings, cfg, data, fingerprint)
     if name == "user_holdout":

@@ -33,18 +33,21 @@ from llmrec.errors import DataError
 META_FIELDS = ("title", "brand", "categories", "description")
 
 
-def read_reviews(path: Path) -> Interactions:
-    """5-core reviews: (reviewerID, asin, unixReviewTime) events in file order."""
+def read_reviews(
+    path: Path,
+    keys: tuple[str, str, str] = ("reviewerID", "asin", "unixReviewTime"),
+    time_unit: float = 1.0,
+) -> Interactions:
+    """Reviews, one JSON object a line: (user, item, time) ``keys`` (Amazon 2014's by default) in file
+    order; times in units of ``time_unit`` seconds (Amazon 2023: milliseconds, 0.001)."""
+    user_key, item_key, time_key = keys
 
     def events() -> Iterator[tuple[str, str, float]]:
         for number, record in read_records(path):
-            user = str(require_key(path, number, record, "reviewerID"))
-            item = str(require_key(path, number, record, "asin"))
-            yield (
-                user,
-                item,
-                parse_timestamp(path, number, require_key(path, number, record, "unixReviewTime")),
-            )
+            user = str(require_key(path, number, record, user_key))
+            item = str(require_key(path, number, record, item_key))
+            time = parse_timestamp(path, number, require_key(path, number, record, time_key))
+            yield user, item, time * time_unit
 
     return sequences_from_events(events(), path)
 
@@ -62,21 +65,28 @@ def read_ratings_csv(path: Path) -> Interactions:
     return sequences_from_events(events(), path)
 
 
-def read_metadata(path: Path, max_chars: int = 0) -> tuple[dict[str, dict[str, str]], int]:
-    """``meta_<Category>.json.gz``: {field: {asin: text}} for title, brand, categories, description, and
-    the number of repeated ASINs (the first record wins)."""
-    fields: dict[str, dict[str, str]] = {name: {} for name in META_FIELDS}
+def read_metadata(
+    path: Path,
+    max_chars: int = 0,
+    names: Sequence[str] = META_FIELDS,
+    key: str = "asin",
+    literal: bool = True,
+) -> tuple[dict[str, dict[str, str]], int]:
+    """``meta_<Category>.json.gz``: {field: {item id: text}} for the ``names`` fields (Amazon 2014: title,
+    brand, categories, description, keyed by asin), and the number of repeated ids (the first record wins).
+    ``literal``: lines may be Python dict literals (the 2014 files), else JSON only."""
+    fields: dict[str, dict[str, str]] = {name: {} for name in names}
     seen: set[str] = set()
     repeats = 0
-    for number, record in read_records(path, literal=True):
-        asin = str(require_key(path, number, record, "asin"))
-        if asin in seen:
+    for number, record in read_records(path, literal=literal):
+        item = str(require_key(path, number, record, key))
+        if item in seen:
             repeats += 1
             continue
-        seen.add(asin)
-        for name in META_FIELDS:
+        seen.add(item)
+        for name in names:
             if text := text_of(record.get(name), max_chars or None):
-                fields[name][asin] = text
+                fields[name][item] = text
     return fields, repeats
 
 
