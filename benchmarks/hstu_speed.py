@@ -1,8 +1,10 @@
 """HSTU's training step against SASRec's at the same hidden size, on a CPU, on batches shaped like ML-1M
 and Beauty.
 
-    PYTHONPATH=src python benchmarks/hstu_speed.py                  # ~3 minutes on 2 cores
-    PYTHONPATH=src python benchmarks/hstu_speed.py --sizes beauty --hidden 64 --steps 20
+    PYTHONPATH=src python benchmarks/hstu_speed.py                  # ~8 minutes on 2 cores
+    PYTHONPATH=src python benchmarks/hstu_speed.py --sizes beauty --hidden 50 64 --steps 20
+
+Results: benchmarks/results/hstu_speed.md.
 
 Each model keeps its config's other defaults (conf/model/sasrec.yaml: 2 post-norm blocks, 2 heads, GELU
 MLP 256 wide; conf/model/hstu.yaml: 2 blocks, 1 head) and trains with full-softmax CE. Batches are real
@@ -57,8 +59,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", nargs="+", default=["ml1m", "beauty"], choices=list(BATCH))
-    parser.add_argument("--hidden", nargs="+", type=int, default=[50, 64])
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--hidden", nargs="+", type=int, default=[64])
+    parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {args.steps} steps each\n")
     print("| shape | batch | hidden | SASRec (s/step) | HSTU (s/step) | HSTU / SASRec |")
