@@ -29,6 +29,15 @@ def check_sizes(sizes: dict[str, int], rates: dict[str, float]) -> None:
             raise ConfigError(f"model.{name} must be in [0, 1), got {value!r}")
 
 
+def position_ids(pad: Tensor, max_len: int, from_start: bool) -> Tensor:
+    """(B, L) or (L,) position ids of a left-padded (B, L) window whose padding is ``pad``: counted from
+    the first real item (``from_start``) or so that the last item has position ``max_len - 1``."""
+    length = pad.shape[1]
+    if from_start:
+        return ((~pad).cumsum(1) - 1).clamp(min=0)
+    return torch.arange(max_len - length, max_len, device=pad.device)
+
+
 class SequenceEncoder(nn.Module):
     """Item + position embeddings and a stack of ``layers`` blocks built by ``block``.
 
@@ -93,10 +102,7 @@ class SequenceEncoder(nn.Module):
 
     def position_ids(self, pad: Tensor) -> Tensor:
         """(B, L) or (L,) position ids of a left-padded (B, L) window."""
-        length = pad.shape[1]
-        if self.positions_from_start:
-            return ((~pad).cumsum(1) - 1).clamp(min=0)
-        return torch.arange(self.max_len - length, self.max_len, device=pad.device)
+        return position_ids(pad, self.max_len, self.positions_from_start)
 
     def forward(self, item_seq: Tensor) -> Tensor:
         item_seq = item_seq[:, -self.max_len :]
