@@ -145,11 +145,12 @@ class SampledSoftmaxCE(nn.Module):
     whole catalog). A negative equal to the row's target (an accidental hit) is masked out. The logits are
     one (M, M + num_negatives) matrix for M trained positions: in-batch negatives grow it quadratically.
 
-    logQ correction (``logq``, Yi et al., RecSys 2019; Yang et al., WWW 2020 for the mixture): every logit,
-    the target's too, is lowered by the log of the item's expected count in the sample,
-    ``M * p(item) + num_negatives / N`` for a batch of M targets, where ``p`` is the item's share of the
-    training targets (the counts a model binds through :func:`bind_loss_counts`; an item counted zero
-    times is taken as counted once) and ``1/N`` the uniform probability. With one source the correction is
+    Added to HSTU's loss, the logQ correction (``logq``, Yi et al., RecSys 2019; Yang et al., WWW 2020 for
+    the mixture of in-batch and uniform negatives): every logit, the target's too, is lowered by the log of
+    the item's expected count in the sample, ``M * p(item) + num_negatives / N`` for a batch of M targets,
+    where ``p`` is the item's share of the training targets (the counts a model binds through
+    :func:`bind_loss_counts`; an item counted zero times is taken as counted once) and ``1/N`` the uniform
+    probability. With one source the correction is
     the log of the sampling probability up to a constant: popularity for in-batch, none for uniform.
     ``temperature`` divides the logits (after the correction, which stays a log-probability).
 
@@ -169,12 +170,10 @@ class SampledSoftmaxCE(nn.Module):
             )
         if not temperature > 0:
             raise ConfigError(f"SampledSoftmaxCE temperature must be positive, got {temperature}")
-        self.num_negatives, self.in_batch, self.logq, self.temperature = (
-            num_negatives,
-            in_batch,
-            logq,
-            temperature,
-        )
+        self.num_negatives = num_negatives
+        self.in_batch = in_batch
+        self.logq = logq
+        self.temperature = temperature
         # log of each item's share of the training targets; a buffer so it follows the model's device,
         # not saved: it comes from the data, bound again before every fit
         self.register_buffer("log_popularity", None, persistent=False)
