@@ -77,7 +77,7 @@ def test_checkpoint_round_trip_keeps_scores(model: str, tmp_path: Path) -> None:
         torch.testing.assert_close(net(seq), fresh(seq))
 
 
-@pytest.mark.parametrize("model", [m for m in MODELS if m.startswith(("sasrec", "hstu"))])
+@pytest.mark.parametrize("model", [m for m in MODELS if m.startswith(("sasrec", "hstu", "gru4rec"))])
 def test_causal_model_does_not_peek_at_the_future(model: str, tmp_path: Path) -> None:
     net = make(model, tmp_path)
     seq = windows()[:, :-1]

@@ -138,7 +138,14 @@ def test_llmseqprompt_default_samples_one_target_per_window(tmp_path: Path) -> N
 
 
 TRAINABLE = ["sasrec", "sasrec_original", "llm2sasrec", "bert4rec", "llm2bert4rec", "e4srec", "e4srec_minilm"]
-TRAINABLE += ["lite_llm4rec", "lite_llm4rec_sample", "lite_llm4rec_item_lora", "llmseqprompt", "hstu"]
+TRAINABLE += [
+    "lite_llm4rec",
+    "lite_llm4rec_sample",
+    "lite_llm4rec_item_lora",
+    "llmseqprompt",
+    "hstu",
+    "gru4rec",
+]
 
 
 @pytest.mark.parametrize("model", TRAINABLE)

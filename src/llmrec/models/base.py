@@ -36,6 +36,17 @@ def check_train_targets(model: str, value: object, supported: tuple[str, ...] = 
     return str(value)
 
 
+def next_item_positions(inputs: Tensor, new_targets: Tensor | None) -> Tensor:
+    """(B, L) positions of left-padded windows ``inputs`` (B, L) whose next item a causal model trains on:
+    every position that has seen an item, and only the last ``new_targets`` (B,) of each window when given
+    (overlapping windows: earlier targets belong to another window)."""
+    train = inputs != 0
+    if new_targets is not None:
+        column = torch.arange(inputs.shape[1], device=inputs.device)
+        train &= column[None, :] >= inputs.shape[1] - new_targets[:, None]
+    return train
+
+
 class LrSchedule(Protocol):
     """Builds the learning-rate scheduler of an optimizer, sized from the trainer (stepped per step)."""
 

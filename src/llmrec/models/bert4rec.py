@@ -14,6 +14,8 @@ Departures from the paper:
   ``last_n``) the cloze masks above are drawn over every position of the windows; with ``last``
   (``samples=prefixes``) only the last item of each window (its target) is masked: one next-item target
   per window, as for the other models, and ``mask_prob`` / ``last_item_prob`` have no effect.
+- ``loss`` (full-softmax cross-entropy, the paper's, by default) takes another objective of
+  ``layers.losses`` over the masked positions, e.g. ``+model.loss._target_=...SampledSoftmaxCE``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from llmrec.models.layers.encoder import SequenceEncoder
 from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
 from llmrec.models.layers.heads import HeadFactory, MaskedLMHead
 from llmrec.models.layers.item_init import ItemInit, load_item_table
-from llmrec.models.layers.losses import FullSoftmaxCE
+from llmrec.models.layers.losses import FullSoftmaxCE, bind_loss_counts
 
 
 class BERT4Rec(SequentialRecommender):
@@ -52,6 +54,7 @@ class BERT4Rec(SequentialRecommender):
         item_init: ItemInit | None = None,
         train_targets: str = "all",
         head: HeadFactory = MaskedLMHead,
+        loss: nn.Module | None = None,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
@@ -77,10 +80,11 @@ class BERT4Rec(SequentialRecommender):
         self.bias = nn.Parameter(torch.zeros(num_items + 1))
         self.mask_prob = mask_prob
         self.last_item_prob = last_item_prob
-        self.objective = FullSoftmaxCE()
+        self.objective = loss if loss is not None else FullSoftmaxCE()
         self.item_init = item_init  # LLM2SASRec / LLM2BERT4Rec: item table from item-text embeddings
 
     def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
+        bind_loss_counts(self.objective, item_counts)
         if self.item_init is not None:
             table = self.item_init(item_text, self.encoder.item_emb.embedding_dim)  # (N, D)
             load_item_table(self.encoder.item_emb.weight, table)

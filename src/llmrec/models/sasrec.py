@@ -26,13 +26,13 @@ import torch
 from torch import Tensor, nn
 
 from llmrec.data.batch import SeqBatch
-from llmrec.models.base import SequentialRecommender, check_train_targets
+from llmrec.models.base import SequentialRecommender, check_train_targets, next_item_positions
 from llmrec.models.layers.blocks import BlockFactory, PostNormBlock
 from llmrec.models.layers.encoder import SequenceEncoder
 from llmrec.models.layers.feed_forward import FeedForwardFactory, GeluMLP
 from llmrec.models.layers.heads import HeadFactory
 from llmrec.models.layers.item_init import ItemInit, load_item_table
-from llmrec.models.layers.losses import FullSoftmaxCE
+from llmrec.models.layers.losses import FullSoftmaxCE, bind_loss_counts
 
 
 class SASRec(SequentialRecommender):
@@ -81,6 +81,7 @@ class SASRec(SequentialRecommender):
         self.item_init = item_init  # LLM2SASRec / LLM2BERT4Rec: item table from item-text embeddings
 
     def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
+        bind_loss_counts(self.objective, item_counts)
         if self.item_init is not None:
             table = self.item_init(item_text, self.encoder.item_emb.embedding_dim)  # (N, D)
             load_item_table(self.encoder.item_emb.weight, table)
@@ -103,8 +104,5 @@ class SASRec(SequentialRecommender):
         h = self.encoder(inputs)  # (B, L, D)
         if self.last_target_only:  # one target per window: RecBole's samples with train_windows=prefixes
             return self._objective(h[:, -1], targets[:, -1])
-        train = inputs != 0  # a position predicts the next item once it has seen one
-        if batch.new_targets is not None:  # overlapping windows: earlier targets belong to another window
-            column = torch.arange(inputs.shape[1], device=inputs.device)
-            train &= column[None, :] >= inputs.shape[1] - batch.new_targets[:, None]
+        train = next_item_positions(inputs, batch.new_targets)
         return self._objective(h[train], targets[train])
