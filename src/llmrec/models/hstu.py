@@ -27,7 +27,7 @@ from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.hstu import NORM_EPS, HSTUEncoder
-from llmrec.models.layers.losses import FullSoftmaxCE
+from llmrec.models.layers.losses import FullSoftmaxCE, bind_loss_counts
 
 
 class HSTU(SequentialRecommender):
@@ -75,9 +75,7 @@ class HSTU(SequentialRecommender):
         self.objective = loss if loss is not None else FullSoftmaxCE()
 
     def bind_data(self, item_counts: Tensor, item_text: list[str]) -> None:
-        bind_item_counts = getattr(self.objective, "bind_item_counts", None)
-        if bind_item_counts is not None:  # a loss that samples by popularity or corrects for it (logQ)
-            bind_item_counts(item_counts)
+        bind_loss_counts(self.objective, item_counts)
 
     def _query_and_table(self, h: Tensor) -> tuple[Tensor, Tensor]:
         """Hidden states (..., D) and the item table (N+1, D) whose dot products are the scores."""
