@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from llmrec.embeddings.cache import ItemEmbeddings
 from llmrec.embeddings.encoders import HashingEncoder
@@ -18,7 +19,7 @@ from llmrec.semantic_ids.collisions import add_collision_level
 from llmrec.semantic_ids.kmeans import faiss_kmeans, torch_kmeans
 from llmrec.semantic_ids.learn import learn_semantic_ids
 from llmrec.semantic_ids.rqkmeans import rq_kmeans
-from llmrec.semantic_ids.rqvae import RqVaeSettings, train_rqvae
+from llmrec.semantic_ids.rqvae import RqVae, RqVaeSettings, init_codebooks, restart_dead_codes, train_rqvae
 from llmrec.semantic_ids.stats import items_per_prefix, perplexity
 
 SMALL_VAE = {"latent_dim": 8, "hidden_dims": [32], "epochs": 5, "batch_size": 64}
@@ -82,6 +83,17 @@ def test_rqvae_reconstruction_loss_decreases_with_training() -> None:
     assert losses[-1] < 0.5 * losses[0]
     latent_error = learned.reconstruction["latent_unexplained_per_level"]
     assert latent_error == sorted(latent_error, reverse=True) and latent_error[-1] < 0.5
+
+
+def test_a_dead_code_moves_onto_an_items_latent() -> None:
+    x = torch.from_numpy(clusters(count=50, dim=6))
+    model = RqVae(6, RqVaeSettings(**{**SMALL_VAE, "hidden_dims": (8,)}), [4, 4])
+    init_codebooks(model, x, seed=0, iterations=5)
+    model.codebooks[0].data[3] = 1e3  # far from every item: never chosen
+    used = [torch.tensor([True, True, True, False]), torch.ones(4, dtype=torch.bool)]
+    assert restart_dead_codes(model, x, used, torch.Generator().manual_seed(0)) == 1
+    latents = model.encoder(x).detach()
+    assert torch.isclose(latents, model.codebooks[0].detach()[3]).all(dim=1).any()
 
 
 @pytest.mark.parametrize("fit", [faiss_kmeans, torch_kmeans])
