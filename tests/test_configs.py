@@ -54,3 +54,14 @@ def test_datamodule_config_takes_the_split(tmp_path: Path) -> None:
     cfg = compose_config(["debug=tiny"], tmp_path)
     partial = instantiate(cfg.datamodule, _partial_=True)
     assert partial.func is SequenceDataModule
+
+
+@pytest.mark.parametrize("option", sorted(p.stem for p in (CONF_DIR / "semantic_ids").glob("*.yaml")))
+def test_semantic_id_configs_compose_and_instantiate(option: str, tmp_path: Path) -> None:
+    from llmrec.semantic_ids import SemanticIdTokenizer
+
+    cfg = compose_config([f"semantic_ids={option}", "encoder=hashing", "seed=7"], tmp_path)
+    tokenizer = instantiate(cfg.semantic_ids)
+    assert isinstance(tokenizer, SemanticIdTokenizer)
+    assert tokenizer.method == option and tokenizer.seed == 7
+    assert tokenizer.cache_dir == tmp_path / "cache" / "semantic_ids"

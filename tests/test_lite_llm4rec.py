@@ -11,11 +11,12 @@ import torch
 
 from llmrec.data.batch import SeqBatch
 from llmrec.data.cache import load_sequence_data
+from llmrec.data.item_text import fill_empty_texts
 from llmrec.data.split import LeaveOneOut
 from llmrec.data.synthetic import SyntheticSource
 from llmrec.errors import ConfigError
 from llmrec.models.layers.item_towers import POOLINGS, ItemLLM, TextEncoderItems
-from llmrec.models.lite_llm4rec import LiteLLM4Rec, fill_empty_texts, training_examples
+from llmrec.models.lite_llm4rec import LiteLLM4Rec, training_examples
 from llmrec.run.pipeline import build_model, run
 from tests.conftest import compose_config
 from tests.test_app import llmrec

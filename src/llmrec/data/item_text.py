@@ -72,3 +72,13 @@ def render_all(
         text = render(template, {n: fields[n][index] for n in names if n in fields})
         texts.append(text or empty_text)
     return texts
+
+
+def fill_empty_texts(texts: list[str], empty_text: str) -> tuple[list[str], int]:
+    """Texts with blank or marker-only entries replaced by ``"item <id>"``; and how many were replaced."""
+    marker = empty_text.strip()
+    empty = [not text.strip() or text.strip() == marker for text in texts]
+    filled = [
+        f"item {i}" if blank else text for i, (text, blank) in enumerate(zip(texts, empty, strict=True), 1)
+    ]
+    return filled, sum(empty)

@@ -63,6 +63,7 @@ from torch.utils.checkpoint import checkpoint
 
 from llmrec.checks import positive_ints
 from llmrec.data.batch import SeqBatch, trim_left_padding
+from llmrec.data.item_text import fill_empty_texts
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
@@ -72,16 +73,6 @@ from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 log = logging.getLogger(__name__)
 
 TRAIN_POSITIONS = ("full", "sample")
-
-
-def fill_empty_texts(texts: list[str], empty_text: str) -> tuple[list[str], int]:
-    """Texts with blank or marker-only entries replaced by ``"item <id>"``; and how many were replaced."""
-    marker = empty_text.strip()
-    empty = [not text.strip() or text.strip() == marker for text in texts]
-    filled = [
-        f"item {i}" if blank else text for i, (text, blank) in enumerate(zip(texts, empty, strict=True), 1)
-    ]
-    return filled, sum(empty)
 
 
 def training_examples(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
