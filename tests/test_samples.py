@@ -138,7 +138,7 @@ def test_llmseqprompt_default_samples_one_target_per_window(tmp_path: Path) -> N
 
 
 TRAINABLE = ["sasrec", "sasrec_original", "llm2sasrec", "bert4rec", "llm2bert4rec", "e4srec", "e4srec_minilm"]
-TRAINABLE += ["lite_llm4rec", "lite_llm4rec_sample", "lite_llm4rec_item_lora", "llmseqprompt"]
+TRAINABLE += ["lite_llm4rec", "lite_llm4rec_sample", "lite_llm4rec_item_lora", "llmseqprompt", "tiger"]
 
 
 @pytest.mark.parametrize("model", TRAINABLE)

@@ -36,6 +36,10 @@ def check_train_targets(model: str, value: object, supported: tuple[str, ...] = 
     return str(value)
 
 
+# The score of every item outside a generative model's ranked list (they tie, ranked pessimistically).
+LOW_SCORE = -1e9
+
+
 class LrSchedule(Protocol):
     """Builds the learning-rate scheduler of an optimizer, sized from the trainer (stepped per step)."""
 
