@@ -61,14 +61,17 @@ def item_log_likelihoods(decoder: PrefixDecoder, trie: CodeTrie, items: Tensor) 
     """(B, P) log-likelihood of the codes of ``items`` (B, P) for the users of ``decoder``, decoded along
     each item's own path (teacher forcing); the value at item 0 (padding) is meaningless."""
     codes = trie.codes[(items - 1).clamp(min=0)]  # (B, P, C)
-    tokens = torch.full_like(items, START)
-    past = decoder.empty_past(items.shape[1])
-    total = torch.zeros(items.shape, device=items.device)
-    for level in range(trie.num_levels):
+    batch, width = items.shape
+    start = torch.full((batch, 1), START, dtype=torch.long, device=items.device)
+    hidden, new = decoder.step(start, 0, decoder.empty_past(1))  # position 0 is the same for every item
+    first = [(k.expand(-1, width, -1, -1), v.expand(-1, width, -1, -1)) for k, v in new]
+    past = append_position(decoder.empty_past(width), first)
+    total = decoder.log_probs(hidden, 0).expand(-1, width, -1).gather(2, codes[:, :, :1]).squeeze(2)
+    for level in range(1, trie.num_levels):
+        tokens = decoder.vocab.offsets[level - 1] + codes[:, :, level - 1]  # (B, P)
         hidden, new = decoder.step(tokens, level, past)  # (B, P, D)
-        total += decoder.log_probs(hidden, level).gather(2, codes[:, :, level : level + 1]).squeeze(2)
+        total = total + decoder.log_probs(hidden, level).gather(2, codes[:, :, level : level + 1]).squeeze(2)
         past = append_position(past, new)
-        tokens = decoder.vocab.offsets[level] + codes[:, :, level]
     return total
 
 
