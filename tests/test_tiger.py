@@ -137,6 +137,20 @@ def test_beams_below_k_and_an_oversized_exact_catalog_are_config_errors() -> Non
     make(exact_max_items=10)  # beam alone never holds the whole trie
 
 
+def test_a_local_t5_folder_is_loaded_with_its_token_table_resized(tmp_path: Path) -> None:
+    from transformers import T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    config = T5Config(d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2, vocab_size=100)
+    T5ForConditionalGeneration(config).save_pretrained(tmp_path / "t5")
+    model = make(backbone=str(tmp_path / "t5"))
+    assert model.t5.config.d_model == 16  # the folder's architecture, not model.t5's
+    assert model.t5.get_input_embeddings().num_embeddings == model.vocab.size
+    assert model.t5.config.decoder_start_token_id == START
+    with torch.no_grad():
+        assert torch.isfinite(model(ROWS)[:, 1:]).all()
+
+
 # --- the model contract (tests/test_model_contract.py) with the digit tokenizer -------------------
 def contract_model(tmp_path: Path, seed: int) -> TIGER:
     torch.manual_seed(seed)

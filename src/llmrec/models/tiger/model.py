@@ -21,7 +21,9 @@ Departures from the paper:
 - Users are hashed to ``user_buckets`` tokens (2000, as the paper) by a fixed multiplicative hash; rows
   without user ids (and every row before a run binds users) get one unknown-user token.
 - Beam search cuts branches made only of the row's items (and of the evaluation's masked history), so
-  the K items it returns lie outside them; those items tie at the bottom.
+  the K items it returns lie outside them (K remain after masking); the items the model read are scored
+  at their own likelihood instead (a repeated target ranks where the model puts it), older history ties
+  at the bottom with every other unlisted item.
 - Training examples follow llmrec's sample schema (``train_targets``, ``train_positions``;
   :mod:`llmrec.models.layers.examples`), not the paper's one sequence per user.
 """
