@@ -4,8 +4,10 @@ catalogs of MovieLens-100K size (1,682 items) and Amazon Beauty size (12,101 ite
 ids (3 levels of 256 codes, plus TIGER's collision level), the default model of conf/model/tiger.yaml
 (random weights: speed does not depend on them) and histories of ``max_history`` items. Optionally, Hugging
 Face ``generate`` with ``prefix_allowed_tokens_fn`` over the same trie (``--hf``), for comparison.
+Measured: benchmarks/results/tiger_speed_cpu.md (use as many threads as cores are free: a thread that
+shares its core with another process stalls the others).
 
-    flock /tmp/llmrec-cpu.lock env PYTHONPATH=src:. python benchmarks/tiger_speed.py --threads 2
+    flock /tmp/llmrec-cpu.lock env PYTHONPATH=src:.:benchmarks python benchmarks/tiger_speed.py --threads 1 --hf
     PYTHONPATH=src:. python benchmarks/tiger_speed.py --device cuda --users 1024 --exact-users 256
 """
 
