@@ -7,7 +7,7 @@ Face ``generate`` with ``prefix_allowed_tokens_fn`` over the same trie (``--hf``
 Measured: benchmarks/results/tiger_speed_cpu.md (use as many threads as cores are free: a thread that
 shares its core with another process stalls the others).
 
-    flock /tmp/llmrec-cpu.lock env PYTHONPATH=src:.:benchmarks python benchmarks/tiger_speed.py --threads 1 --hf
+    flock /tmp/llmrec-cpu.lock env PYTHONPATH=src:. python benchmarks/tiger_speed.py --threads 1 --hf
     PYTHONPATH=src:. python benchmarks/tiger_speed.py --device cuda --users 1024 --exact-users 256
 """
 
