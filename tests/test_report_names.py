@@ -32,6 +32,8 @@ def label_of(*overrides: str) -> str:
         (["model=llmseqsim"], "llmseqsim[minilm]"),
         (["model=llmseqprompt"], "llmseqprompt[tiny-llama,random+minilm]"),
         (["model=popularity"], "popularity"),
+        (["model=tiger"], "tiger[minilm+tiny-t5,random]"),
+        (["model=tiger", "model.backbone=/models/t5-small"], "tiger[minilm+t5-small]"),
     ],
 )
 def test_labels_of_the_shipped_configs(overrides: list[str], label: str) -> None:

@@ -145,6 +145,7 @@ TRAINABLE += [
     "llmseqprompt",
     "hstu",
     "gru4rec",
+    "tiger",
 ]
 
 

@@ -56,12 +56,15 @@ class LengthGroupedSampler(Sampler[int]):
 
 class WindowDataset(Dataset):
     """Training windows; with ``new_targets`` (overlapping windows), the number of trailing targets each
-    window trains on."""
+    window trains on; with ``users``, whose window each is (a model with user tokens reads them)."""
 
-    def __init__(self, windows: np.ndarray, new_targets: np.ndarray | None = None) -> None:
+    def __init__(
+        self, windows: np.ndarray, new_targets: np.ndarray | None = None, users: np.ndarray | None = None
+    ) -> None:
         self.windows = torch.from_numpy(windows)
         self.lengths = (self.windows != 0).sum(dim=1)
         self.new_targets = None if new_targets is None else torch.from_numpy(new_targets)
+        self.users = None if users is None else torch.from_numpy(users)
 
     def __len__(self) -> int:
         return self.windows.shape[0]
@@ -69,9 +72,10 @@ class WindowDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> SeqBatch:
         index = torch.as_tensor(indices)
         items = trim_left_padding(self.windows.index_select(0, index))
+        users = None if self.users is None else self.users.index_select(0, index)
         if self.new_targets is None:
-            return SeqBatch(items=items)
-        return SeqBatch(items=items, new_targets=self.new_targets.index_select(0, index))
+            return SeqBatch(items=items, users=users)
+        return SeqBatch(items=items, users=users, new_targets=self.new_targets.index_select(0, index))
 
 
 class EvalDataset(Dataset):
@@ -202,7 +206,7 @@ class SequenceDataModule(pl.LightningDataModule):
         # on the windows actually used: inside each user's training part, none of a held-out user
         check_train_positions(split.data.offsets, positions, users, split.train_bounds()[1])
         windows = split.items_at(positions)
-        self.train_set = WindowDataset(windows, new_targets)
+        self.train_set = WindowDataset(windows, new_targets, np.asarray(users, dtype=np.int64))
         self.val_set = self._eval_set(split, "val", candidates)
         self.test_set = self._eval_set(split, "test", candidates)
 

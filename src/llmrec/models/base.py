@@ -47,6 +47,10 @@ def next_item_positions(inputs: Tensor, new_targets: Tensor | None) -> Tensor:
     return train
 
 
+# The score of every item outside a generative model's ranked list (they tie, ranked pessimistically).
+LOW_SCORE = -1e9
+
+
 class LrSchedule(Protocol):
     """Builds the learning-rate scheduler of an optimizer, sized from the trainer (stepped per step)."""
 

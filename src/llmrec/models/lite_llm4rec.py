@@ -56,44 +56,21 @@ import inspect
 import logging
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from llmrec.checks import positive_ints
-from llmrec.data.batch import SeqBatch, trim_left_padding
+from llmrec.data.batch import SeqBatch
 from llmrec.data.item_text import fill_empty_texts
 from llmrec.errors import ConfigError
-from llmrec.models.base import SequentialRecommender, check_train_targets
+from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.examples import example_mode, training_examples
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 log = logging.getLogger(__name__)
-
-TRAIN_POSITIONS = ("full", "sample")
-
-
-def training_examples(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
-    """Prefixes (E, L) left-padded, and their targets (E,), from windows ``items`` (B, L+1); ``mode``:
-    ``full`` every position, ``sample`` one random position per window, ``last`` the last position."""
-    inputs, targets = items[:, :-1], items[:, 1:]  # (B, L) each
-    valid = (inputs != 0) & (targets != 0)  # a position with an item before it and a target
-    if mode == "last":
-        chosen = valid.clone()
-        chosen[:, :-1] = False
-    elif mode == "sample":
-        pick = torch.multinomial(valid.float() + 1e-12 * (~valid.any(1, keepdim=True)), 1)  # (B, 1)
-        chosen = torch.zeros_like(valid).scatter_(1, pick, True) & valid
-    else:
-        chosen = valid
-    rows, ends = chosen.nonzero(as_tuple=True)  # (E,) each: example = inputs[row, : end + 1]
-    width = inputs.shape[1]
-    shift = (width - 1 - ends)[:, None]  # move each prefix to the right edge
-    column = torch.arange(width, device=items.device)[None, :] - shift  # (E, L)
-    prefixes = torch.where(column >= 0, inputs[rows[:, None], column.clamp(min=0)], 0)
-    return trim_left_padding(prefixes), targets[rows, ends]
 
 
 def freeze_poolers(model: nn.Module) -> None:
@@ -135,17 +112,12 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
         train_targets: str = "all",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
-        last = check_train_targets(type(self).__name__, train_targets) == "last"
-        if train_positions not in TRAIN_POSITIONS:
-            raise ConfigError(
-                f"model.train_positions={train_positions!r} is not one of {TRAIN_POSITIONS} "
-                "(full traversal of every position, or one sampled position per window)"
-            )
+        mode = example_mode(type(self).__name__, train_targets, train_positions)
         positive_ints(allow_none=True, item_dim=item_dim, head_hidden=head_hidden)
         self.item_llm, self.rec_spec = item_llm, rec_llm
         self.item_dim, self.head_hidden, self.dropout = item_dim, head_hidden, dropout
         self.train_positions, self.empty_text = train_positions, empty_text
-        self.example_mode = "last" if last else train_positions  # training_examples' mode
+        self.example_mode = mode  # training_examples' mode
         self.empty_items = 0
         self.rec: Any = None
         self.projection: nn.Module | None = None

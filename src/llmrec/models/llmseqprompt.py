@@ -45,12 +45,11 @@ from llmrec.embeddings.cache import ItemEmbeddings
 from llmrec.embeddings.catalog import CatalogMapper
 from llmrec.embeddings.index import NearestNeighbors
 from llmrec.errors import ConfigError
-from llmrec.models.base import SequentialRecommender, check_train_targets
+from llmrec.models.base import LOW_SCORE, SequentialRecommender
+from llmrec.models.layers.examples import example_mode
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
-
-LOW_SCORE = -1e9  # every item outside the generated top-k
 
 
 def top_k_outside_history(
@@ -90,12 +89,8 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         train_positions: str = "sample",
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
-        self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
-        if train_positions not in ("full", "sample"):
-            raise ConfigError(
-                f"model.train_positions={train_positions!r} is not 'full' (every target of a window) or "
-                "'sample' (one random target per window)"
-            )
+        mode = example_mode(type(self).__name__, train_targets, train_positions)
+        self.last_target_only = mode == "last"
         self.train_positions = train_positions
         if not 1 <= num_return_sequences <= num_beams:
             raise ConfigError(

@@ -9,6 +9,7 @@ method. ``model_label(result)`` reads the resolved ``config.model`` of a results
 
 Item-side backbones come first, then the LLMs, then other text encoders (LLMSeqPrompt's title mapping):
 ``lite_llm4rec[minilm+tiny-t5,random]``, ``e4srec[tiny-llama,random]``, ``llm2sasrec[minilm]``,
+``tiger[minilm+tiny-t5,random]`` (its item tokenizer's encoder, then its T5 or ``backbone`` folder),
 ``sasrec``. A model name that ends in its one backbone's name drops it: ``e4srec_minilm`` ->
 ``e4srec[minilm]``.
 """
@@ -53,6 +54,8 @@ def _backbone(node: dict[str, Any]) -> tuple[int, str] | None:
         return 1, _llm_name(node)
     if ".embeddings.encoders." in target:
         return 2, _encoder_name(node)
+    if target.startswith("transformers.") and target.endswith("Config"):  # TIGER's random T5
+        return 1, _llm_name({"config": node})
     return None
 
 
@@ -62,8 +65,12 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, int, str]]:
         if found is not None:
             yield path, *found
             return
+        pretrained = node.get("backbone")  # TIGER: a T5 folder that replaces its random ``t5``
+        if isinstance(pretrained, str) and pretrained:
+            yield f"{path}.backbone", 1, _folder_name(pretrained)
         for key, value in node.items():
-            yield from _walk(value, f"{path}.{key}")
+            if not (key == "t5" and pretrained):
+                yield from _walk(value, f"{path}.{key}")
 
 
 def backbones(model_config: dict[str, Any]) -> list[str]:
