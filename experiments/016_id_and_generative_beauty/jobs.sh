@@ -1,0 +1,19 @@
+#!/bin/bash
+# 016: job lines ("<run dir> <overrides...>") for experiments/013_harte_beauty/run_jobs.sh. The ID baselines
+# and the generative recommender of issue 22 on Amazon Beauty (S3-Rec Beauty.txt), leave-one-out, full ranking
+# with history masked, on the terms of experiments/013's converged SASRec runs (jobs_converged.sh, seeds 0-2,
+# the SASRec arm of this study): early stopping on validation NDCG@10 with patience 3, cap 40 epochs,
+# samples=tiled, each model's defaults (no tuning trials for any model). Seed-major order, so every model
+# gets seed 0 before any gets seed 1. TIGER decodes by constrained beam search (20 beams); its semantic ids
+# (RQ-VAE on MiniLM title embeddings, 3 x 256 + the collision level) are learned per seed.
+# After each seed's Beauty runs, TIGER on MovieLens-100K with compare_decodes=true: exact scoring of every item for every test user
+# (affordable on 1,682 items, not on Beauty's 12,101: ~2 users/s a core), giving the beam-vs-exact gap.
+OUT=${OUT:-outputs/sweeps/016_id_and_generative_beauty}
+SEEDS=${SEEDS:-0 1 2}
+COMMON="protocol=loo trainer.max_epochs=40 callbacks.early_stopping.patience=3 trainer.enable_progress_bar=false"
+for seed in $SEEDS; do
+  for model in gru4rec hstu tiger; do
+    echo "$OUT/beauty_${model}_s$seed model=$model dataset=beauty seed=$seed $COMMON"
+  done
+  echo "$OUT/ml100k_tiger_s$seed model=tiger dataset=ml100k seed=$seed model.compare_decodes=true $COMMON"
+done
