@@ -1,15 +1,16 @@
-"""HSTU's training step against SASRec's at the same hidden size, on a CPU, on batches shaped like ML-1M
-and Beauty.
+"""The training steps of the ID baselines HSTU and GRU4Rec against SASRec's at the same hidden size, on a
+CPU, on batches shaped like ML-1M and Beauty.
 
-    PYTHONPATH=src python benchmarks/hstu_speed.py                  # ~8 minutes on 2 cores
-    PYTHONPATH=src python benchmarks/hstu_speed.py --sizes beauty --hidden 50 64 --steps 20
+    PYTHONPATH=src:benchmarks python benchmarks/id_baselines_speed.py     # ~10 minutes on 2 cores
+    PYTHONPATH=src:benchmarks python benchmarks/id_baselines_speed.py --sizes beauty --hidden 50 64 --steps 20
 
-Results: benchmarks/results/hstu_speed.md.
+Results: benchmarks/results/id_baselines_speed.md.
 
 Each model keeps its config's other defaults (conf/model/sasrec.yaml: 2 post-norm blocks, 2 heads, GELU
-MLP 256 wide; conf/model/hstu.yaml: 2 blocks, 1 head) and trains with full-softmax CE. Batches are real
+MLP 256 wide; conf/model/hstu.yaml: 2 blocks, 1 head; conf/model/gru4rec.yaml: 1 GRU layer) and trains with
+full-softmax CE. Batches are real
 training windows of random data (``synthetic_shapes``); for ML-1M the full-length ones, so every step
-attends over 200 positions. Each step is forward, backward and an AdamW update in fp32; the two models run
+attends over 200 positions. Each step is forward, backward and an AdamW update in fp32; the models run
 interleaved, batch by batch, after two warm-up steps, and the table gives their mean step time.
 """
 
@@ -24,8 +25,11 @@ from train_step import BATCH, make_step
 
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
+from llmrec.models.gru4rec import GRU4Rec
 from llmrec.models.hstu import HSTU
 from llmrec.models.sasrec import SASRec
+
+MODELS = {"sasrec": SASRec, "hstu": HSTU, "gru4rec": GRU4Rec}  # the first is the reference
 
 
 def training_batches(size: str, count: int) -> list:
@@ -41,7 +45,7 @@ def step_seconds(size: str, hidden: int, steps: int) -> dict[str, float]:
     shape = SHAPES[size]
     batches = training_batches(size, steps + 2)
     models = {}
-    for name, cls in (("sasrec", SASRec), ("hstu", HSTU)):
+    for name, cls in MODELS.items():
         torch.manual_seed(0)
         models[name] = make_step(cls(shape.items, shape.max_len, hidden=hidden).train(), bf16=False)
     seconds = dict.fromkeys(models, 0.0)
@@ -63,13 +67,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {args.steps} steps each\n")
-    print("| shape | batch | hidden | SASRec (s/step) | HSTU (s/step) | HSTU / SASRec |")
-    print("|---|---|---|---|---|---|")
+    others = list(MODELS)[1:]
+    print(
+        "| shape | batch | hidden | sasrec (s/step) | "
+        + " | ".join(f"{m} (s/step) | {m} / sasrec" for m in others)
+        + " |"
+    )
+    print("|---|---|---|---|" + "---|---|" * len(others))
     for size in args.sizes:
         for hidden in args.hidden:
             t = step_seconds(size, hidden, args.steps)
             shape = f"{SHAPES[size].name} | {BATCH[size]} x {SHAPES[size].max_len}"
-            times = f"{t['sasrec']:.3f} | {t['hstu']:.3f} | {t['hstu'] / t['sasrec']:.2f}×"
+            times = " | ".join(
+                [f"{t['sasrec']:.3f}", *(f"{t[m]:.3f} | {t[m] / t['sasrec']:.2f}×" for m in others)]
+            )
             print(f"| {shape} | {hidden} | {times} |", flush=True)
 
 
