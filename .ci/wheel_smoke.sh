@@ -30,13 +30,15 @@ cd "$work/elsewhere"
 location="$("$bin/python" -c 'import llmrec.configs as c; print(c.__file__, c.config_dir())')"
 echo "installed: $location"
 case "$location" in "$work/venv/"*" $work/venv/"*) ;; *) echo "llmrec is not the installed wheel" >&2; exit 1 ;; esac
-"$bin/llmrec" --help | grep -q "llmrec model=sasrec dataset=synthetic"
+"$bin/llmrec" --help >help.txt  # to a file: grep -q would close the pipe before a long help is written
+grep -q "llmrec model=sasrec dataset=synthetic" help.txt
 "$bin/llmrec" model=sasrec dataset=tiny trainer.max_epochs=1 hydra.run.dir=runs/sasrec | tail -n 3
 test -s runs/sasrec/results.json && test -s runs/sasrec/llmrec.log
 "$bin/python" -m llmrec model=popularity dataset=tiny hydra.run.dir=runs/popularity | tail -n 1
 test -s runs/popularity/results.json
 "$bin/python" -m llmrec.data stats tiny
 printf 'defaults:\n  - sasrec\n  - _self_\nname: my_sasrec\nhidden: 16\n' >my_conf/model/my_sasrec.yaml
-"$bin/llmrec" --config-dir my_conf model=my_sasrec dataset=tiny --cfg job | grep -q "name: my_sasrec"
+"$bin/llmrec" --config-dir my_conf model=my_sasrec dataset=tiny --cfg job >job.yaml
+grep -q "name: my_sasrec" job.yaml
 "$bin/llmrec-report" runs | tail -n 1
 echo "== wheel smoke passed"
