@@ -14,6 +14,7 @@ from llmrec.errors import ConfigError
 from llmrec.models.base import LOW_SCORE
 from llmrec.models.tiger import TIGER
 from llmrec.models.tiger.vocab import START
+from llmrec.report.summary import write_report
 from llmrec.run.pipeline import build_model, run
 from tests.conftest import compose_config
 from tests.digit_tokenizer import DigitTokenizer
@@ -192,3 +193,6 @@ def test_a_tiny_run_reports_the_beam_exact_gap(tmp_path: Path) -> None:
     assert {"beam_ndcg_10", "exact_ndcg_10", "beam_hr_10", "exact_hr_10"} <= set(test)
     assert test["beam_ndcg_10"] == pytest.approx(test["ndcg_10"])  # decode=beam: the beam is what is ranked
     assert test["beam_hr_10"] <= test["exact_hr_10"] + 1e-6 or test["beam_exact_recall_at_k"] < 1.0
+    report = write_report(tmp_path / "out")  # the report's table of the gap, from this results.json
+    gap = report.split("Beam search against exact ranking")[1]
+    assert f"{test['beam_exact_recall_at_k']:.4f}" in gap and f"{test['exact_ndcg_10']:.4f}" in gap

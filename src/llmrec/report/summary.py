@@ -28,6 +28,8 @@ from llmrec.report.significance import significance_markdown, significance_rows
 from llmrec.report.tables import efficiency_markdown, efficiency_rows, to_markdown, write_csv
 
 DEFAULT_METRICS = ("hr_10", "ndcg_10", "mrr_10", "hr_20", "ndcg_20", "coverage_10")
+# what a generative model run with compare_decodes logs (models/tiger/gap.py): beam against exact ranking
+DECODE_GAP_METRICS = ("beam_exact_recall_at_k", "beam_ndcg_10", "exact_ndcg_10", "beam_hr_10", "exact_hr_10")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,18 @@ def _significance(directory: Path, runs: list[dict[str, Any]], comparison: Compa
     return significance_markdown(rows)
 
 
+def _decode_gap(runs: list[dict[str, Any]]) -> str:
+    """The beam-vs-exact table of the runs that measured it (none: empty)."""
+    measured = [r for r in runs if DECODE_GAP_METRICS[0] in r["metrics"]["test"]]
+    if not measured:
+        return ""
+    intro = (
+        "\nBeam search against exact ranking (runs with model.compare_decodes=true, on their test users): "
+        "beam_exact_recall_at_k is the share of the exact top-K that the beam's top-K holds.\n\n"
+    )
+    return intro + to_markdown(summarize(measured, DECODE_GAP_METRICS), DECODE_GAP_METRICS)
+
+
 def write_report(
     directory: Path,
     metrics: Sequence[str] = DEFAULT_METRICS,
@@ -72,6 +86,7 @@ def write_report(
     if rows:
         efficiency = efficiency_rows(runs)
         extra = efficiency_markdown(efficiency)
+        extra += _decode_gap(runs)
         if comparison is not None:
             extra += _significance(directory, runs, comparison)
         write_csv(rows, directory / "report.csv")
