@@ -196,3 +196,20 @@ def test_a_tiny_run_reports_the_beam_exact_gap(tmp_path: Path) -> None:
     report = write_report(tmp_path / "out")  # the report's table of the gap, from this results.json
     gap = report.split("Beam search against exact ranking")[1]
     assert f"{test['beam_exact_recall_at_k']:.4f}" in gap and f"{test['exact_ndcg_10']:.4f}" in gap
+
+
+def test_a_batch_expands_to_at_most_max_examples_per_batch() -> None:
+    model = make(max_examples_per_batch=3).train()
+    encoded: list[int] = []
+    encode = model.encode
+
+    def counting(prefixes: torch.Tensor, users: torch.Tensor | None) -> object:
+        encoded.append(len(prefixes))
+        return encode(prefixes, users)
+
+    model.encode = counting  # type: ignore[method-assign]
+    windows = torch.tensor([[1, 2, 3, 4, 5, 6], [0, 0, 7, 8, 9, 10]])  # 5 + 3 targets
+    assert torch.isfinite(model.loss(SeqBatch(items=windows)))
+    assert encoded == [3]
+    with pytest.raises(ConfigError, match="max_examples_per_batch"):
+        make(max_examples_per_batch=0)

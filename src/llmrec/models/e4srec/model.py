@@ -62,6 +62,7 @@ from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.e4srec.id_table import load_id_table
 from llmrec.models.e4srec.instruct import merged_backbone, read_vocab
 from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
+from llmrec.models.layers.examples import cap_examples
 from llmrec.models.layers.llm import LLMSpec, apply_lora, freeze
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
 
@@ -246,10 +247,7 @@ class E4SRec(SequentialRecommender):
             picked = draw.topk(min(self.targets_per_window, width), dim=1).indices  # (B, k)
             chosen = torch.zeros_like(valid).scatter_(1, picked, True)
             valid = valid & chosen
-        rows, cols = valid.nonzero(as_tuple=True)
-        if self.max_examples_per_batch is not None and len(rows) > self.max_examples_per_batch:
-            keep = torch.randperm(len(rows), device=items.device)[: self.max_examples_per_batch]
-            rows, cols = rows[keep], cols[keep]
+        rows, cols = cap_examples(*valid.nonzero(as_tuple=True), self.max_examples_per_batch)
         ends = cols + 1  # the target's position; the history is items[row, :end]
         index = torch.arange(width, device=items.device)[None, :] + ends[:, None] - width  # (M, L)
         histories = torch.where(index >= 0, items[rows[:, None], index.clamp(min=0)], 0)

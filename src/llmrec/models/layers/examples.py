@@ -53,6 +53,16 @@ def example_positions(items: Tensor, mode: str) -> tuple[Tensor, Tensor]:
     return rows, ends
 
 
+def cap_examples(rows: Tensor, ends: Tensor, limit: int | None) -> tuple[Tensor, Tensor]:
+    """At most ``limit`` of the examples ``rows``, ``ends`` (a random subset, drawn afresh each batch, when
+    there are more; all when ``limit`` is None): a memory bound when a batch holds long windows, each of
+    which expands to one example per target."""
+    if limit is None or len(rows) <= limit:
+        return rows, ends
+    keep = torch.randperm(len(rows), device=rows.device)[:limit]
+    return rows[keep], ends[keep]
+
+
 def prefixes_at(items: Tensor, rows: Tensor, ends: Tensor) -> tuple[Tensor, Tensor]:
     """Prefixes (E, L) left-padded, and their targets (E,): the examples at ``rows``, ``ends`` of windows
     ``items`` (B, L+1), as :func:`example_positions` gives them."""

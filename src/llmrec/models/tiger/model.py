@@ -25,7 +25,10 @@ Departures from the paper:
   at their own likelihood instead (a repeated target ranks where the model puts it), older history ties
   at the bottom with every other unlisted item.
 - Training examples follow llmrec's sample schema (``train_targets``, ``train_positions``;
-  :mod:`llmrec.models.layers.examples`), not the paper's one sequence per user.
+  :mod:`llmrec.models.layers.examples`), not the paper's one sequence per user. A batch expands to at most
+  ``max_examples_per_batch`` examples (a random subset beyond that, as E4SRec's): a memory bound, since a
+  window of L items is L examples (ML-100K's 200-item windows in batches of 256: ~50k examples a step, which
+  ran out of memory); lower ``datamodule.batch_size`` on long-sequence data so that the bound rarely cuts.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError, DataError
 from llmrec.evaluation.evaluator import check_cutoffs
 from llmrec.models.base import LOW_SCORE, SequentialRecommender
-from llmrec.models.layers.examples import example_mode, example_positions, prefixes_at
+from llmrec.models.layers.examples import cap_examples, example_mode, example_positions, prefixes_at
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.tiger.beam import beam_search
 from llmrec.models.tiger.decoder import PrefixDecoder, code_logits, decoder_scale
@@ -71,6 +74,7 @@ class TIGER(SequentialRecommender):
         compare_decodes: bool = False,
         exact_max_items: int = 20000,
         exact_rows: int = 32768,
+        max_examples_per_batch: int | None = 4096,
         init_seed: int = 0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -81,6 +85,8 @@ class TIGER(SequentialRecommender):
         self.example_mode = example_mode(type(self).__name__, train_targets, train_positions)
         positive_ints(user_buckets=user_buckets, max_history=max_history, num_beams=num_beams)
         positive_ints(exact_max_items=exact_max_items, exact_rows=exact_rows)
+        positive_ints(allow_none=True, max_examples_per_batch=max_examples_per_batch)
+        self.max_examples_per_batch = max_examples_per_batch
         ks = check_cutoffs(cutoffs)
         self.top_k = max(ks)
         if num_beams < self.top_k:
@@ -160,6 +166,7 @@ class TIGER(SequentialRecommender):
     def loss(self, batch: SeqBatch) -> Tensor:
         assert self.vocab is not None
         rows, ends = example_positions(batch.items, self.example_mode)  # (E,) each
+        rows, ends = cap_examples(rows, ends, self.max_examples_per_batch)
         if not len(rows):
             raise ConfigError("no training window has two items; check dataset.max_len and the data")
         prefixes, targets = prefixes_at(batch.items, rows, ends)  # (E, L), (E,)
