@@ -7,7 +7,9 @@
 # gets seed 0 before any gets seed 1. TIGER decodes by constrained beam search (20 beams); its semantic ids
 # (RQ-VAE on MiniLM title embeddings, 3 x 256 + the collision level) are learned per seed.
 # After each seed's Beauty runs, TIGER on MovieLens-100K with compare_decodes=true: exact scoring of every item for every test user
-# (affordable on 1,682 items, not on Beauty's 12,101: ~2 users/s a core), giving the beam-vs-exact gap.
+# (affordable on 1,682 items, not on Beauty's 12,101: ~2 users/s a core), giving the beam-vs-exact gap; in
+# batches of 16 windows, since each of ML-100K's 200-item windows is ~200 TIGER examples (batches of 256
+# expanded to ~50k examples a step and ran out of memory before max_examples_per_batch existed).
 OUT=${OUT:-outputs/sweeps/016_id_and_generative_beauty}
 SEEDS=${SEEDS:-0 1 2}
 COMMON="protocol=loo trainer.max_epochs=40 callbacks.early_stopping.patience=3 trainer.enable_progress_bar=false"
@@ -15,5 +17,5 @@ for seed in $SEEDS; do
   for model in gru4rec hstu tiger; do
     echo "$OUT/beauty_${model}_s$seed model=$model dataset=beauty seed=$seed $COMMON"
   done
-  echo "$OUT/ml100k_tiger_s$seed model=tiger dataset=ml100k seed=$seed model.compare_decodes=true $COMMON"
+  echo "$OUT/ml100k_tiger_s$seed model=tiger dataset=ml100k seed=$seed model.compare_decodes=true datamodule.batch_size=16 $COMMON"
 done
