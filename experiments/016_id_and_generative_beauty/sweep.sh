@@ -1,0 +1,29 @@
+#!/bin/bash
+# 016: GRU4Rec, HSTU and TIGER on Amazon Beauty against SASRec, leave-one-out, full ranking, history masked,
+# 3 seeds, every model to convergence on equal terms (jobs.sh); TIGER's beam-vs-exact gap on MovieLens-100K.
+# The SASRec arm is experiments/013's converged SASRec (jobs_converged.sh, seeds 0-2: the same split, sample
+# schema, stopping rule and defaults). Run from the repository root with ../shared/data beside it; a re-run
+# skips finished jobs. As run: one worker of one thread (run_jobs.sh 1), beside 013's part 2 (one more).
+export LLMREC_DATA_DIR=../shared/data
+OUT=${OUT:-outputs/sweeps/016_id_and_generative_beauty}
+OUT=$OUT bash experiments/016_id_and_generative_beauty/jobs.sh | bash experiments/013_harte_beauty/run_jobs.sh 1
+# The report folders: Beauty (this study's runs + 013's SASRec seeds 0-2) and ML-100K (the gap).
+mkdir -p outputs/reports016/beauty outputs/reports016/ml100k
+cp -r "$OUT"/beauty_* outputs/reports016/beauty/
+for seed in 0 1 2; do
+  cp -r outputs/sweeps/013_harte_beauty_converged/loo_sasrec_s$seed outputs/reports016/beauty/beauty_sasrec_s$seed
+done
+cp -r "$OUT"/ml100k_* outputs/reports016/ml100k/
+# Seed-level tests against SASRec once every model has 3 seeds (--baseline sasrec); before that the table only.
+python -m llmrec.report outputs/reports016/beauty                # -> report_beauty/
+python -m llmrec.report outputs/reports016/ml100k                # -> report_ml100k/ (with the beam-vs-exact table)
+# This study's own runs only (SASRec's are 013's, in 013's runs_converged/).
+python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full016 \
+  experiments/016_id_and_generative_beauty/runs
+# The ledger, from every study's committed runs (014's stage-1 SASRec left out: the same setting and seeds as
+# 013's converged SASRec, which the ledger counts once).
+python -m llmrec.report.ledger --runs experiments/011_protocol_sensitivity/runs/ml100k \
+  experiments/011_protocol_sensitivity/runs/beauty_006_recompare experiments/013_harte_beauty/runs \
+  experiments/013_harte_beauty/runs_converged $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v stage1_sasrec) \
+  experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs --relative-to . \
+  --out experiments/LEDGER.md
