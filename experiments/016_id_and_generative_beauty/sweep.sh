@@ -14,8 +14,11 @@ for seed in 0 1 2; do
   cp -r outputs/sweeps/013_harte_beauty_converged/loo_sasrec_s$seed outputs/reports016/beauty/beauty_sasrec_s$seed
 done
 cp -r "$OUT"/ml100k_* outputs/reports016/ml100k/
-# Seed-level tests against SASRec once every model has 3 seeds (--baseline sasrec); before that the table only.
+# Seed-level tests against SASRec for the models with 3 seeds (as run: HSTU, in a folder of its own with
+# SASRec's runs, since the report refuses a comparison with fewer seeds); the table for all.
 python -m llmrec.report outputs/reports016/beauty                # -> report_beauty/
+mkdir -p outputs/reports016/hstu && cp -r outputs/reports016/beauty/beauty_{hstu,sasrec}_s* outputs/reports016/hstu/
+python -m llmrec.report outputs/reports016/hstu --baseline sasrec --significance-metrics ndcg_10 hr_10  # -> report_hstu/
 python -m llmrec.report outputs/reports016/ml100k                # -> report_ml100k/ (with the beam-vs-exact table)
 # This study's own runs only (SASRec's are 013's, in 013's runs_converged/).
 python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full016 \
