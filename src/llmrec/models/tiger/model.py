@@ -75,6 +75,7 @@ class TIGER(SequentialRecommender):
         exact_max_items: int = 20000,
         exact_rows: int = 32768,
         max_examples_per_batch: int | None = 4096,
+        length_groups: int = 8,
         init_seed: int = 0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -86,7 +87,8 @@ class TIGER(SequentialRecommender):
         positive_ints(user_buckets=user_buckets, max_history=max_history, num_beams=num_beams)
         positive_ints(exact_max_items=exact_max_items, exact_rows=exact_rows)
         positive_ints(allow_none=True, max_examples_per_batch=max_examples_per_batch)
-        self.max_examples_per_batch = max_examples_per_batch
+        positive_ints(length_groups=length_groups)
+        self.max_examples_per_batch, self.length_groups = max_examples_per_batch, length_groups
         ks = check_cutoffs(cutoffs)
         self.top_k = max(ks)
         if num_beams < self.top_k:
@@ -164,25 +166,42 @@ class TIGER(SequentialRecommender):
         return self.t5.encoder(input_ids=ids, attention_mask=mask).last_hidden_state, mask
 
     def loss(self, batch: SeqBatch) -> Tensor:
-        assert self.vocab is not None
+        """Mean cross-entropy over every example and code level. The examples are sorted by history
+        length and encoded in ``length_groups`` groups, each padded only to its own longest history
+        (the same loss as one group; most histories are far shorter than ``max_history``)."""
         rows, ends = example_positions(batch.items, self.example_mode)  # (E,) each
         rows, ends = cap_examples(rows, ends, self.max_examples_per_batch)
         if not len(rows):
             raise ConfigError("no training window has two items; check dataset.max_len and the data")
         prefixes, targets = prefixes_at(batch.items, rows, ends)  # (E, L), (E,)
-        states, mask = self.encode(prefixes, None if batch.users is None else batch.users[rows])
+        users = None if batch.users is None else batch.users[rows]
+        lengths = (prefixes[:, -self.max_history :] != 0).sum(dim=1)
+        total = prefixes.new_zeros((), dtype=torch.float)
+        for group in torch.argsort(lengths).tensor_split(self.length_groups):
+            if len(group):
+                total = total + self.code_loss_sum(
+                    prefixes[group], targets[group], None if users is None else users[group]
+                )
+        return total / (len(targets) * self.item_codes.shape[1])
+
+    def code_loss_sum(self, prefixes: Tensor, targets: Tensor, users: Tensor | None) -> Tensor:
+        """The summed cross-entropy of every code of every target (E,) after its prefix (E, L)."""
+        assert self.vocab is not None
+        states, mask = self.encode(prefixes, users)
         codes = self.item_codes[targets]  # (E, C)
         start = torch.full_like(codes[:, :1], START)
         inputs = torch.cat([start, self.vocab.code_tokens(codes)[:, :-1]], dim=1)  # teacher forcing
         out = self.t5.decoder(input_ids=inputs, encoder_hidden_states=states, encoder_attention_mask=mask)
         hidden = out.last_hidden_state * decoder_scale(self.t5.config)  # (E, C, D)
         losses = [
-            F.cross_entropy(code_logits(self.t5, hidden[:, level], offset, size).float(), codes[:, level])
+            F.cross_entropy(
+                code_logits(self.t5, hidden[:, level], offset, size).float(), codes[:, level], reduction="sum"
+            )
             for level, (offset, size) in enumerate(
                 zip(self.vocab.offsets, self.vocab.level_sizes, strict=True)
             )
         ]
-        return torch.stack(losses).mean()
+        return torch.stack(losses).sum()
 
     # --- decoding ---------------------------------------------------------------------------
     def _decoder(self, states: Tensor, mask: Tensor) -> PrefixDecoder:
