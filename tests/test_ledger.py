@@ -134,7 +134,7 @@ def test_a_missing_or_malformed_published_file(tmp_path: Path, capsys: pytest.Ca
     (tmp_path / "map.yaml").write_text("paper: x\n", encoding="utf-8")
     with pytest.raises(LlmrecError, match="must hold a non-empty list"):
         load_published(tmp_path / "map.yaml")
-    assert main(["--published", str(tmp_path / "nowhere.yaml"), "--out", str(tmp_path / "L.md")]) == 1
+    assert main(["--published", str(tmp_path / "nowhere.yaml"), "--out", str(tmp_path / "L.md")]) == 2
     assert "not found" in capsys.readouterr().err and not (tmp_path / "L.md").exists()
 
 

@@ -134,7 +134,7 @@ def test_cli_prints_the_table_and_reports_errors(tmp_path: Path, capsys: pytest.
     assert main([str(tmp_path), "--metric", "ndcg_10"]) == 0
     assert "# Protocol sensitivity: test ndcg_10" in capsys.readouterr().out
     assert (tmp_path / "sensitivity.csv").exists()
-    assert main([str(tmp_path / "nowhere")]) == 1
+    assert main([str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
 

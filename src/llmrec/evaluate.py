@@ -56,19 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from pathlib import Path
 
-    from llmrec.errors import LlmrecError
+    from llmrec.errors import run_command
     from llmrec.report.tables import format_run_table
     from llmrec.run.reevaluate import reevaluate
 
-    try:
+    def evaluate() -> str:
         run_dir, name, allow, overrides = parse(args)
         results, folder = reevaluate(Path(run_dir), overrides, name, allow)
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(format_run_table(results))
-    print(f"results: {folder / 'results.json'}")
-    return 0
+        return f"{format_run_table(results)}\nresults: {folder / 'results.json'}"
+
+    return run_command(evaluate)
 
 
 if __name__ == "__main__":

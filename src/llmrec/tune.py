@@ -32,18 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import optuna
 
-    from llmrec.errors import LlmrecError
+    from llmrec.errors import run_command
     from llmrec.run.tune import tune
     from llmrec.run.tune_settings import parse_args
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the tuner logs one line per trial itself
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    try:
-        tune(parse_args(args))
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: tune(parse_args(args)))
 
 
 def cli() -> None:

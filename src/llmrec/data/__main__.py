@@ -20,7 +20,7 @@ from llmrec.configs import config_dir
 from llmrec.data.cache import load_sequence_data, write_stats
 from llmrec.data.download import fetch, plan_for
 from llmrec.data.stats import dataset_stats, format_stats
-from llmrec.errors import LlmrecError
+from llmrec.errors import LlmrecError, run_command
 
 
 def compose_dataset(name: str, overrides: list[str]) -> Any:
@@ -89,15 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     stats_cmd.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.root=DIR")
     stats_cmd.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "download":
-            print(download(args.name, args.root, args.timeout))
-        else:
-            print(stats(args.name, args.overrides, args.json))
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    if args.command == "download":
+        return run_command(lambda: download(args.name, args.root, args.timeout))
+    return run_command(lambda: stats(args.name, args.overrides, args.json))
 
 
 if __name__ == "__main__":

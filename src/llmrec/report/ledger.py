@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmrec.errors import LlmrecError
+from llmrec.errors import LlmrecError, run_command
 from llmrec.report.names import model_label
 from llmrec.report.published import Figure, load_published
 from llmrec.report.rankings import Cell, protocol_name, seed_cell
@@ -234,13 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--relative-to", type=Path, default=None, help="root that run folders are named from")
     parser.add_argument("--out", type=Path, default=Path("experiments/LEDGER.md"))
     args = parser.parse_args(argv)
-    try:
+
+    def write() -> str:
         write_ledger(args.published, args.runs, args.out, args.relative_to)
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.out}")
-    return 0
+        return f"wrote {args.out}"
+
+    return run_command(write)
 
 
 if __name__ == "__main__":

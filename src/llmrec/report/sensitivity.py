@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.errors import LlmrecError
+from llmrec.errors import LlmrecError, run_command
 from llmrec.report.rankings import Cell, DatasetTable, sensitivity_tables
 from llmrec.report.runs import collect
 
@@ -177,13 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metric", default="ndcg_10", help="test metric to compare (default ndcg_10)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the files (default: first DIR)")
     args = parser.parse_args(argv)
-    try:
-        markdown = write_sensitivity(args.directories, args.out or args.directories[0], args.metric)
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(markdown, end="")
-    return 0
+    return run_command(
+        lambda: write_sensitivity(args.directories, args.out or args.directories[0], args.metric), end=""
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmrec.errors import LlmrecError
+from llmrec.errors import run_command
 from llmrec.report.corrections import CORRECTIONS
 from llmrec.report.plots import plot_accuracy_vs_time, plot_metric_bars
 from llmrec.report.rows import summarize
@@ -127,14 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.baseline:
         metrics = tuple(args.significance_metrics)
         comparison = Comparison(args.baseline, metrics, args.min_seeds, args.correction, args.alpha)
-    try:
+
+    def report() -> str:
         markdown = write_report(args.directory, args.metrics, comparison)
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(markdown)
-    print(f"wrote {args.directory / 'report.md'} and the report_*.csv / *.png next to it")
-    return 0
+        return f"{markdown}\nwrote {args.directory / 'report.md'} and the report_*.csv / *.png next to it"
+
+    return run_command(report)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hydra.errors import InstantiationException
 
-from llmrec.errors import LlmrecError
+from llmrec.errors import LlmrecError, run_command
 from llmrec.semantic_ids.cache import read_stats
 from llmrec.semantic_ids.stats import format_stats
 
@@ -60,15 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     for command in (build_cmd, stats_cmd):
         command.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "build":
-            print(build(args.overrides, args.json))
-        else:
-            print(stats(args.entry, args.json))
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    if args.command == "build":
+        return run_command(lambda: build(args.overrides, args.json))
+    return run_command(lambda: stats(args.entry, args.json))
 
 
 if __name__ == "__main__":
