@@ -4,6 +4,10 @@ catalogs of MovieLens-100K size (1,682 items) and Amazon Beauty size (12,101 ite
 ids (3 levels of 256 codes, plus TIGER's collision level), the default model of conf/model/tiger.yaml
 (random weights: speed does not depend on them) and histories of ``max_history`` items. Optionally, Hugging
 Face ``generate`` with ``prefix_allowed_tokens_fn`` over the same trie (``--hf``), for comparison.
+``--train``: seconds per training step (forward, backward, Adam) on a batch of 256 Beauty-shaped windows
+(lengths 3 + a geometric draw of mean 6, at most 51, as Beauty's short histories), with the examples
+encoded in one group (every history padded to the longest) against ``length_groups`` groups of similar
+length (the default), interleaved in the same run.
 Measured: benchmarks/results/tiger_speed_cpu.md (use as many threads as cores are free: a thread that
 shares its core with another process stalls the others).
 
@@ -22,6 +26,7 @@ from omegaconf import OmegaConf
 from timing import elapsed_since
 
 from llmrec.configs import config_dir
+from llmrec.data.batch import SeqBatch
 from llmrec.models.tiger import TIGER
 from llmrec.models.tiger.vocab import START
 from llmrec.semantic_ids import SemanticIds
@@ -107,6 +112,44 @@ def hf_generate_users_per_second(model: TIGER, histories: torch.Tensor, batch: i
         return len(histories) / elapsed_since(start, histories.device)
 
 
+def beauty_shaped_windows(rows: int, num_items: int, seed: int = 0) -> torch.Tensor:
+    """(rows, 51) left-padded training windows whose lengths are 3 + Geometric(1/6), capped at 51."""
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.rand(rows, generator=generator).clamp(min=1e-9)
+    lengths = (torch.floor(torch.log(draws) / torch.log(torch.tensor(5 / 6))).long() + 3).clamp(max=51)
+    windows = torch.zeros(rows, 51, dtype=torch.long)
+    for row, length in enumerate(lengths.tolist()):
+        windows[row, -length:] = torch.randint(1, num_items + 1, (length,), generator=generator)
+    return windows
+
+
+def seconds_per_train_step(num_items: int, groups: tuple[int, ...], repeats: int) -> dict[int, float]:
+    """Mean seconds of one training step for each ``length_groups`` value, interleaved round by round."""
+    model = build(num_items, "cpu", 20).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batch = SeqBatch(items=beauty_shaped_windows(256, num_items))
+    times: dict[int, list[float]] = {g: [] for g in groups}
+    for round_ in range(repeats + 1):  # round 0 warms up
+        for g in groups:
+            model.length_groups = g
+            start = time.perf_counter()
+            loss = model.loss(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if round_:
+                times[g].append(time.perf_counter() - start)
+    return {g: sum(t) / len(t) for g, t in times.items()}
+
+
+def print_train_steps(repeats: int) -> None:
+    default = int(OmegaConf.load(config_dir() / "model" / "tiger.yaml").length_groups)
+    seconds = seconds_per_train_step(CATALOGS["Beauty"], (1, default), repeats)
+    print("\n| training step, Beauty-shaped batch of 256 windows | seconds | vs one group |\n|---|---|---|")
+    for g, value in seconds.items():
+        print(f"| length_groups={g} | {value:.2f} | {seconds[1] / value:.1f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,8 +161,13 @@ def main() -> None:
     parser.add_argument("--exact-users", type=int, default=32, help="users timed for exact scoring")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--hf", action="store_true", help="also time transformers' generate (slow)")
+    parser.add_argument("--train", action="store_true", help="time training steps only")
+    parser.add_argument("--repeats", type=int, default=3, help="timed training steps per setting")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.train:
+        print_train_steps(args.repeats)
+        return
     print(f"| catalog | items | trie nodes | beam users/s ({args.beams} beams) | exact users/s |", end="")
     print(" HF generate users/s |" if args.hf else "")
     print("|---|---|---|---|---|" + ("---|" if args.hf else ""))
