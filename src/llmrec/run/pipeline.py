@@ -24,6 +24,7 @@ from llmrec.errors import ConfigError
 from llmrec.evaluation.evaluator import RankingEvaluator, check_cutoffs
 from llmrec.evaluation.export import check_export_k, write_topk
 from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.adapters import save_adapters
 from llmrec.run.budget import budget_callbacks, budget_results, read_budget
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
@@ -35,6 +36,8 @@ from llmrec.run.samples import check_samples, samples_record
 from llmrec.run.stages import pop_stages, run_model_stages
 
 log = logging.getLogger(__name__)
+
+ADAPTERS_DIR = "adapters"  # <run dir>/adapters/<part>: the tested checkpoint's LoRA weights, peft's format
 
 
 @dataclass
@@ -263,6 +266,9 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     if trainer.is_global_zero:  # under DDP every rank gets here; rank zero writes the run's files
         if scores.top is not None:
             results["topk_export"] = write_topk(output_dir, *scores.top, data)
+        adapters = save_adapters(model, output_dir / ADAPTERS_DIR)  # LoRA of the tested checkpoint
+        if adapters:
+            results["adapters"] = adapters
         write_results(output_dir, results)
     return results
 
