@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from llmrec.errors import ConfigError
-from llmrec.models.e4srec.instruct import instruction_tune, read_vocab
+from llmrec.models.e4srec.instruct import InstructionTuning, instruction_tune, read_vocab
 from llmrec.models.e4srec.model import E4SRec, transformer_body
 from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
 from llmrec.models.layers.llm import LoraSpec, minilm_spec
@@ -79,3 +80,28 @@ def test_a_run_with_stage2_steps_tunes_then_trains_on_the_merged_backbone(tmp_pa
     adapter = tmp_path / "run" / "stage2_instruct"
     assert results["config"]["model"]["instruct_adapter"] == str(adapter)
     assert json.loads((adapter / "manifest.json").read_text())["steps"] == 2
+
+
+def test_stage2_runs_under_the_runs_trainer_settings_and_logs_to_its_loggers(
+    tmp_path: Path, monkeypatch
+) -> None:
+    clip_values: list[float | None] = []
+    clip = InstructionTuning.configure_gradient_clipping
+
+    def recording(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip_values.append(gradient_clip_val)
+        clip(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    monkeypatch.setattr(InstructionTuning, "configure_gradient_clipping", recording)
+    overrides = ["model=e4srec", "debug=tiny", "trainer.max_epochs=1", "+trainer.limit_train_batches=1"]
+    settings = ["trainer.gradient_clip_val=0.25", "+trainer.precision=bf16-mixed", "model.stage2.steps=3"]
+    run(compose_config([*overrides, *settings], tmp_path), tmp_path / "run")
+    manifest = json.loads((tmp_path / "run" / "stage2_instruct" / "manifest.json").read_text())
+    assert manifest["steps"] == 3 and clip_values == [0.25] * 3
+    assert (
+        manifest["trainer"]["precision"] == "bf16-mixed" and manifest["trainer"]["gradient_clip_val"] == 0.25
+    )
+    with (tmp_path / "run" / "csv" / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len([row for row in rows if row.get("stage2/loss")]) == 3
+    assert any(row.get("train/loss") for row in rows)  # the run's own fit logs to the same logger

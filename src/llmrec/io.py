@@ -79,3 +79,15 @@ def publish_dir_atomic(tmp_dir: Path, final_dir: Path) -> None:
         if not final_dir.is_dir():
             raise
         shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def replace_dir_atomic(tmp_dir: Path, final_dir: Path) -> None:
+    """Move a fully written temp folder over ``final_dir``, an earlier one moved aside first and removed
+    after: ``final_dir`` is at every moment absent, the old folder or the new one, never half of one."""
+    if not final_dir.exists():
+        os.replace(tmp_dir, final_dir)
+        return
+    aside = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}.old."))
+    os.replace(final_dir, aside / final_dir.name)
+    os.replace(tmp_dir, final_dir)
+    shutil.rmtree(aside, ignore_errors=True)

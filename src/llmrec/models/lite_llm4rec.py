@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch.nn.functional as F
@@ -65,6 +66,7 @@ from llmrec.data.batch import SeqBatch
 from llmrec.data.item_text import fill_empty_texts
 from llmrec.errors import ConfigError
 from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.adapters import load_adapters
 from llmrec.models.layers.examples import example_mode, training_examples
 from llmrec.models.layers.item_towers import ItemLLM, ItemTower
 from llmrec.models.layers.llm import LLMSpec
@@ -110,6 +112,7 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         train_targets: str = "all",
+        adapters: str | None = None,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         mode = example_mode(type(self).__name__, train_targets, train_positions)
@@ -118,6 +121,7 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
         self.item_dim, self.head_hidden, self.dropout = item_dim, head_hidden, dropout
         self.train_positions, self.empty_text = train_positions, empty_text
         self.example_mode = mode  # training_examples' mode
+        self.adapters = adapters  # an exported adapters folder: the LoRA weights to start from
         self.empty_items = 0
         self.rec: Any = None
         self.projection: nn.Module | None = None
@@ -163,6 +167,8 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
             nn.Dropout(self.dropout),
             nn.Linear(inner, self.num_items + 1),
         )
+        if self.adapters is not None:
+            load_adapters(self, Path(self.adapters))
 
     # --- scoring ----------------------------------------------------------------------------
     def _item_vectors(self, item_seq: Tensor) -> Tensor:

@@ -33,6 +33,7 @@ Departures from the paper:
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ from llmrec.embeddings.catalog import CatalogMapper
 from llmrec.embeddings.index import NearestNeighbors
 from llmrec.errors import ConfigError
 from llmrec.models.base import LOW_SCORE, SequentialRecommender
+from llmrec.models.layers.adapters import load_adapters
 from llmrec.models.layers.examples import example_mode
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
@@ -87,6 +89,7 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         weight_decay: float = 0.0,
         train_targets: str = "all",
         train_positions: str = "sample",
+        adapters: str | None = None,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         mode = example_mode(type(self).__name__, train_targets, train_positions)
@@ -103,6 +106,7 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         self.generate_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens
         self.separator, self.prompt_end = separator, prompt_end
+        self.adapters = adapters  # an exported adapters folder: the LoRA weights to start from
         self.lm: Any = None
         self.titles: list[str] = []
         self.tokenizer: Any = None
@@ -132,6 +136,8 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         tok = self.tokenizer
         overrides = {"vocab_size": len(tok), "pad_token_id": tok.pad_id, "eos_token_id": tok.eos_id}
         self.lm = self.spec.load({**overrides, "bos_token_id": tok.bos_id})
+        if self.adapters is not None:
+            load_adapters(self, Path(self.adapters))
 
     # --- prompts ----------------------------------------------------------------------------
     def _prompt(self, history: list[int]) -> list[int]:

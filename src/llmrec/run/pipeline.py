@@ -24,6 +24,7 @@ from llmrec.errors import ConfigError
 from llmrec.evaluation.evaluator import RankingEvaluator, check_cutoffs
 from llmrec.evaluation.export import check_export_k, write_topk
 from llmrec.models.base import SequentialRecommender
+from llmrec.models.layers.adapters import save_adapters
 from llmrec.run.budget import budget_callbacks, budget_results, read_budget
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
@@ -35,6 +36,8 @@ from llmrec.run.samples import check_samples, samples_record
 from llmrec.run.stages import pop_stages, run_model_stages
 
 log = logging.getLogger(__name__)
+
+ADAPTERS_DIR = "adapters"  # <run dir>/adapters/<part>: the tested checkpoint's LoRA weights, peft's format
 
 
 @dataclass
@@ -124,18 +127,24 @@ def _loggers(cfg: DictConfig) -> list[Any]:
 
 
 def build_trainer(
-    cfg: DictConfig, output_dir: Path, stamp: dict[str, Any] | None, with_loggers: bool = True
+    cfg: DictConfig,
+    output_dir: Path,
+    stamp: dict[str, Any] | None,
+    with_loggers: bool = True,
+    loggers: list[Any] | None = None,
 ) -> pl.Trainer:
-    """``cfg.trainer`` with the run's loggers, and its callbacks and checkpoints when it trains (a
-    ``stamp`` given), limited by the run's budget; ``with_loggers=False`` for a trainer that only
-    re-evaluates a saved run."""
+    """``cfg.trainer`` with the run's loggers (``loggers``, already built, or built here), and its
+    callbacks and checkpoints when it trains (a ``stamp`` given), limited by the run's budget;
+    ``with_loggers=False`` for a trainer that only re-evaluates a saved run."""
     budget = read_budget(cfg) if stamp is not None else None
+    if with_loggers and loggers is None:
+        loggers = _loggers(cfg)
     return build(
         cfg.trainer,
         callbacks=budget_callbacks(cfg, budget, [*_callbacks(cfg), RunStamp(stamp)]) if budget else [],
         **(budget.trainer_limits() if budget else {}),
         **({"deterministic": True} if cfg.get("deterministic", False) else {}),
-        logger=(_loggers(cfg) or False) if with_loggers else False,
+        logger=(loggers or False) if with_loggers else False,
         default_root_dir=str(output_dir),
         enable_checkpointing=stamp is not None,
     )
@@ -239,15 +248,16 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     check_samples(cfg)  # refuses a model or data setting that is not the study's sample schema
     read_budget(cfg)  # refuses a bad budget before any data is read
     prepared = prepare_data(cfg)
-    # the model's earlier stages, declared in its config (E4SRec's SASRec)
-    run_model_stages(cfg, output_dir, prepared.split, prepared.fingerprint, run)
+    loggers = _loggers(cfg)  # one set for the run: a stage that trains (E4SRec's stage 2) logs there too
+    # the model's earlier stages, declared in its config (E4SRec's SASRec, instruction tuning)
+    run_model_stages(cfg, output_dir, prepared.split, prepared.fingerprint, run, loggers)
     model = setup_model(cfg, prepared, ks)
 
     data = prepared.data
     stamp = {"dataset": prepared.fingerprint, "model": str(cfg.model._target_), "num_items": data.num_items}
     stamp["split"] = training_split(protocol_settings(cfg))  # no later stage reuses another split's model
     resume_from = find_resume_checkpoint(cfg, output_dir, stamp) if model.requires_training else None
-    trainer = build_trainer(cfg, output_dir, stamp if model.requires_training else None)
+    trainer = build_trainer(cfg, output_dir, stamp if model.requires_training else None, loggers=loggers)
     fit_start = time.perf_counter()
     if model.requires_training:
         trainer.fit(model, datamodule=prepared.datamodule, ckpt_path=resume_from, weights_only=True)
@@ -263,6 +273,9 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     if trainer.is_global_zero:  # under DDP every rank gets here; rank zero writes the run's files
         if scores.top is not None:
             results["topk_export"] = write_topk(output_dir, *scores.top, data)
+        adapters = save_adapters(model, output_dir / ADAPTERS_DIR)  # LoRA of the tested checkpoint
+        if adapters:
+            results["adapters"] = adapters
         write_results(output_dir, results)
     return results
 

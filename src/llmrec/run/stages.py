@@ -17,7 +17,9 @@ E4SRec (``conf/model/e4srec.yaml``, Li et al., arXiv 2312.02443) declares two:
   own sample schema (``samples``: null = the run's) and ``dataset.max_len`` (``max_len``) may differ
   from the run's. A checkpoint the user gives is checked against this run's dataset instead.
 - ``stage2`` fills ``instruct_adapter`` when ``model.stage2.steps > 0``: instruction tuning of the backbone
-  (:mod:`llmrec.models.e4srec.instruct`) into ``<run dir>/stage2_instruct``.
+  (:mod:`llmrec.models.e4srec.instruct`) into ``<run dir>/stage2_instruct``, by a Lightning Trainer built
+  from the run's ``trainer`` (device, precision, gradient clipping, ...) with ``max_steps = steps``,
+  logging ``stage2/loss`` to the run's loggers. A finished adapter is reused; a killed one starts again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -64,6 +67,7 @@ class StageContext:
     split: LeaveOneOut
     fingerprint: str
     run: Callable[[DictConfig, Path], dict[str, Any]]
+    loggers: Sequence[Any] = ()  # the run's loggers, for a stage that trains in this process
 
 
 def declared_stages(model: Mapping[str, Any]) -> list[str]:
@@ -104,9 +108,10 @@ def run_model_stages(
     split: LeaveOneOut,
     fingerprint: str,
     run: Callable[[DictConfig, Path], dict[str, Any]],
+    loggers: Sequence[Any] = (),
 ) -> None:
     """Run the stages ``cfg.model`` declares, in order, each setting the model key it fills."""
-    context = StageContext(cfg, output_dir, split, fingerprint, run)
+    context = StageContext(cfg, output_dir, split, fingerprint, run, loggers)
     for name in declared_stages(cfg.model):
         node = cfg.model[name]
         stage = _stage_function(str(node._target_), name)
@@ -235,11 +240,30 @@ def sasrec_id_embeddings(
     return chosen
 
 
+def stage_trainer(cfg: DictConfig, loggers: Sequence[Any], steps: int, root: Path) -> pl.Trainer:
+    """The run's ``trainer`` (device, precision, gradient clipping, logging interval) for a stage of
+    ``steps`` optimizer steps: no epoch or time limit of its own, no callbacks or checkpoints, the run's
+    ``loggers``."""
+    return build(
+        cfg.trainer,
+        max_steps=steps,
+        max_epochs=-1,
+        max_time=None,
+        callbacks=[],
+        logger=list(loggers) or False,
+        enable_checkpointing=False,
+        default_root_dir=str(root),
+        use_distributed_sampler=False,  # the stage draws its own random batches
+        **({"deterministic": True} if cfg.get("deterministic", False) else {}),
+    )
+
+
 def instruction_tuned_adapter(
     context: StageContext, given: str | None, steps: int, batch_size: int, lr: float, max_history: int
 ) -> str | None:
     """E4SRec's stage 2, when ``steps > 0`` and no adapter is given: the run's backbone tuned on
-    instructions from its training windows and item titles, as an adapter in ``<run dir>/stage2_instruct``."""
+    instructions from its training windows and item titles by :func:`stage_trainer`, as an adapter in
+    ``<run dir>/stage2_instruct``."""
     if given is not None or int(steps or 0) <= 0:
         return given
     out_dir = context.output_dir / STAGE2_DIR
@@ -260,6 +284,7 @@ def instruction_tuned_adapter(
         batch_size=int(batch_size),
         lr=float(lr),
         max_history=int(max_history),
+        trainer=stage_trainer(cfg, context.loggers, int(steps), context.output_dir),
     )
     log.info("E4SRec stage 2: loss %.3f -> %.3f", manifest["first_loss"], manifest["last_loss"])
     log.info("E4SRec stage 2: instruction-tuned adapter in %s", out_dir)

@@ -10,22 +10,26 @@ vocabulary and therefore the same random weights.
 
 Departures from the paper: the official repository ships an instruction-tuned LLaMA-2 (its own corpus,
 many hours on GPUs); here a short tuning on the dataset's own training windows, sized by
-``model.stage2.steps``. The runner (run/stages.py) runs it inside an E4SRec run.
+``model.stage2.steps``. The runner (run/stages.py) runs it inside an E4SRec run, by a Lightning Trainer
+built from the run's trainer settings (:class:`InstructionTuning` is the module it fits).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
+from torch.utils.data import DataLoader, Sampler
 
 from llmrec.data.batch import pad_batch
 from llmrec.errors import ConfigError
-from llmrec.io import make_temp_dir, publish_dir_atomic, write_json_atomic
+from llmrec.io import make_temp_dir, replace_dir_atomic, write_json_atomic
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import SPECIALS, HFTokenizer, WordTokenizer
 
@@ -84,6 +88,78 @@ def _batch(examples: list[tuple[list[int], list[int]]], pad: int) -> tuple[torch
     return ids, mask, labels
 
 
+class RandomBatches(Sampler[list[int]]):
+    """``steps`` batches of ``size`` distinct examples out of ``count``, each drawn afresh (``random``)."""
+
+    def __init__(self, count: int, size: int, steps: int) -> None:
+        self.count, self.size, self.steps = count, min(size, count), steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for _ in range(self.steps):
+            yield random.sample(range(self.count), self.size)
+
+
+class InstructionTuning(pl.LightningModule):
+    """A causal LM with LoRA (``lm``) trained on (prompt, response) examples, loss on the response only."""
+
+    def __init__(
+        self,
+        lm: Any,
+        examples: list[tuple[list[int], list[int]]],
+        pad_id: int,
+        steps: int,
+        batch_size: int,
+        lr: float,
+    ) -> None:
+        super().__init__()
+        self.lm, self.examples, self.pad_id = lm, examples, pad_id
+        self.steps, self.batch_size, self.lr = steps, batch_size, lr
+        self.losses: list[torch.Tensor] = []
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.examples,  # type: ignore[arg-type]  # a list is a map-style dataset
+            batch_sampler=RandomBatches(len(self.examples), self.batch_size, self.steps),
+            collate_fn=functools.partial(_batch, pad=self.pad_id),
+        )
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        ids, mask, labels = batch  # (B, T) each
+        loss = self.lm(input_ids=ids, attention_mask=mask, labels=labels).loss
+        self.losses.append(loss.detach())
+        self.log("stage2/loss", loss, prog_bar=True, batch_size=ids.shape[0])
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW([p for p in self.lm.parameters() if p.requires_grad], lr=self.lr)
+
+
+def default_trainer(steps: int, root: Path) -> pl.Trainer:
+    """A plain Trainer for ``steps`` optimizer steps (direct use; a run passes one built from its config)."""
+    return pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(root),
+    )
+
+
+def trainer_settings(trainer: pl.Trainer) -> dict[str, Any]:
+    """What a stage-2 manifest records of the Trainer that ran it."""
+    return {
+        "accelerator": type(trainer.accelerator).__name__,
+        "devices": trainer.num_devices,
+        "precision": trainer.precision,
+        "gradient_clip_val": trainer.gradient_clip_val,
+        "accumulate_grad_batches": trainer.accumulate_grad_batches,
+    }
+
+
 def instruction_tune(
     spec: LLMSpec,
     windows: torch.Tensor,
@@ -94,8 +170,10 @@ def instruction_tune(
     batch_size: int = 16,
     lr: float = 5e-4,
     max_history: int = 10,
+    trainer: pl.Trainer | None = None,
 ) -> dict[str, Any]:
-    """Tune ``spec`` (a causal LM with ``lora``) for ``steps`` batches; write the adapter to ``out_dir``."""
+    """Tune ``spec`` (a causal LM with ``lora``) for ``steps`` optimizer steps of ``trainer`` (built with
+    ``max_steps=steps``; a plain one when None); write the adapter to ``out_dir``."""
     words = WordTokenizer([*titles, INSTRUCTION, *prompt_words]) if not spec.pretrained else None
     tokenizer = words or HFTokenizer(spec.tokenizer())
     overrides = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_id}
@@ -105,24 +183,24 @@ def instruction_tune(
             "stage 2 tunes a causal LM with LoRA: use an llm config with model_class "
             "transformers.AutoModelForCausalLM and a lora section (e.g. llm=tiny_llama), not an encoder"
         )
-    lm.train()
     examples = instruction_examples(windows, titles, tokenizer, max_history)
-    optimizer = torch.optim.AdamW([p for p in lm.parameters() if p.requires_grad], lr=lr)
-    losses = []
-    for _ in range(steps):
-        ids, mask, labels = _batch(random.sample(examples, min(batch_size, len(examples))), tokenizer.pad_id)
-        loss = lm(input_ids=ids, attention_mask=mask, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
-    manifest = {"backbone": spec.source or "random", "steps": steps, "examples": len(examples)}
-    manifest |= {"first_loss": losses[0], "last_loss": losses[-1]}
-    tmp = make_temp_dir(out_dir.parent, prefix=f".{out_dir.name}.")
-    lm.save_pretrained(str(tmp))
-    if words is not None:
-        (tmp / VOCAB).write_text(json.dumps(words.vocab[len(SPECIALS) :]))
-    write_json_atomic(tmp / MANIFEST, manifest)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    publish_dir_atomic(tmp, out_dir)
+    trainer = trainer or default_trainer(steps, out_dir.parent)
+    if trainer.max_steps != steps:
+        raise ValueError(
+            f"the stage-2 trainer runs {trainer.max_steps} steps, not model.stage2.steps={steps}"
+        )
+    lm.train()  # from_pretrained returns eval mode (no dropout), and Lightning keeps a module's mode
+    module = InstructionTuning(lm, examples, tokenizer.pad_id, steps, batch_size, lr)
+    trainer.fit(module)
+    losses = [float(loss) for loss in module.losses]
+    manifest = {"backbone": spec.source or "random", "steps": trainer.global_step, "examples": len(examples)}
+    manifest |= {"first_loss": losses[0], "last_loss": losses[-1], "trainer": trainer_settings(trainer)}
+    if trainer.is_global_zero:
+        tmp = make_temp_dir(out_dir.parent, prefix=f".{out_dir.name}.")
+        lm.save_pretrained(str(tmp))
+        if words is not None:
+            (tmp / VOCAB).write_text(json.dumps(words.vocab[len(SPECIALS) :]))
+        write_json_atomic(tmp / MANIFEST, manifest)
+        replace_dir_atomic(tmp, out_dir)
+    trainer.strategy.barrier("stage2_adapter")  # every process reads the adapter rank zero wrote
     return manifest

@@ -7,7 +7,8 @@ prefix and suffix. A frozen backbone with LoRA reads the whole prompt through ``
 position's hidden state goes through a trainable ``Linear(hidden, N+1)`` to a score for every item in one
 forward pass, trained with full-softmax cross-entropy on the next item. Only that "pluggable" part
 (input projection, LoRA, item projection) is trained and checkpointed; the backbone is rebuilt on load
-(a random backbone from its spec's ``init_seed``, so every process builds the same one).
+(a random backbone from its spec's ``init_seed``, so every process builds the same one). The LoRA weights
+are also exported as a peft adapter folder (:mod:`llmrec.models.layers.adapters`; ``adapters`` reads one).
 
 Choices:
 - Training positions: the official code (utils/data_utils.py, ``SequentialDataset(data_path, 50)``) trains
@@ -62,6 +63,7 @@ from llmrec.models.base import SequentialRecommender, check_train_targets
 from llmrec.models.e4srec.id_table import load_id_table
 from llmrec.models.e4srec.instruct import merged_backbone, read_vocab
 from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
+from llmrec.models.layers.adapters import load_adapters
 from llmrec.models.layers.examples import cap_examples
 from llmrec.models.layers.llm import LLMSpec, apply_lora, freeze
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
@@ -129,6 +131,7 @@ class E4SRec(SequentialRecommender):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         train_targets: str = "all",
+        adapters: str | None = None,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         self.last_target_only = check_train_targets(type(self).__name__, train_targets) == "last"
@@ -153,6 +156,7 @@ class E4SRec(SequentialRecommender):
             self.register_buffer(ID_TABLE, table)  # (N+1, d), frozen as the official code
         self.item_proj_init = item_proj_init
         self.id_embeddings, self.instruct_adapter = id_embeddings, instruct_adapter
+        self.adapters = adapters  # an exported adapters folder: the LoRA weights to start from
         self.spec, self.prompt_prefix, self.prompt_suffix = llm, prompt_prefix, prompt_suffix
         self.prompt_bos = prompt_bos
         self.targets_per_window, self.max_examples_per_batch = targets_per_window, max_examples_per_batch
@@ -203,6 +207,8 @@ class E4SRec(SequentialRecommender):
         )
         kind = self.spec.source or built
         log.info("E4SRec backbone: %s, hidden %d, %s", kind, hidden, self.parameter_counts())
+        if self.adapters is not None:
+            load_adapters(self, Path(self.adapters))
 
     # --- scoring ----------------------------------------------------------------------------
     def prompt_embeddings(self, item_seq: Tensor) -> tuple[Tensor, Tensor]:
