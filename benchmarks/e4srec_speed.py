@@ -8,9 +8,13 @@
    backbone body over inputs of the same length, as a ratio measured in this run, and users/s. On CPU with
    the tiny model; on a GPU with a random model of the LLaMA-2-7B architecture in bf16 (``--arch 7b``),
    under bf16 autocast as ``trainer=gpu`` runs it; and with LoRA merged into the backbone, as served.
+   Issue 23's reference is a **bare** backbone: the same architecture (or ``--weights``) built by
+   ``transformers.AutoModel`` with no peft wrapper, its forward over token inputs of the same length
+   (target: E4SRec all-item scores <= 1.15x of it at 7B, bf16, batch 64).
 
 Usage: ``python benchmarks/e4srec_speed.py [--items 12101] [--batch 64] [--repeats 20] [--threads 2]``
-       ``python benchmarks/e4srec_speed.py --arch 7b --device cuda``  (about 14 GB of GPU memory)
+       ``python benchmarks/e4srec_speed.py --arch 7b --device cuda``  (about 28 GB of GPU memory)
+       ``python benchmarks/e4srec_speed.py --arch 7b --device cuda --weights /models/Llama-2-7b-hf``
 """
 
 from __future__ import annotations
@@ -83,11 +87,16 @@ def count_13b(num_items: int, id_dim: int, history: int, prompt: int) -> dict[st
 ARCHS = {"tiny": (TINY, "float32"), "7b": (LLAMA2_7B, "bfloat16")}
 
 
-def build_model(arch: str, num_items: int, id_dim: int, max_len: int, device: str) -> E4SRec:
-    """E4SRec on a random backbone of ``arch`` (in the arch's dtype), built directly on ``device`` (a 7B
-    model is never materialised on the host); the two projections stay float32, as under bf16-mixed."""
+def build_model(
+    arch: str, num_items: int, id_dim: int, max_len: int, device: str, weights: str | None = None
+) -> E4SRec:
+    """E4SRec on a random backbone of ``arch`` (or the checkpoint in ``weights``), in the arch's dtype,
+    built directly on ``device`` (a random 7B model is never materialised on the host); the two
+    projections stay float32, as under bf16-mixed."""
     config, dtype = ARCHS[arch]
-    net = E4SRec(num_items, max_len, LLMSpec(config=config, lora=LORA, dtype=dtype), id_dim=id_dim)
+    backbone = LLMSpec(source=weights, lora=LORA, dtype=dtype) if weights else None
+    spec = backbone or LLMSpec(config=config, lora=LORA, dtype=dtype)
+    net = E4SRec(num_items, max_len, spec, id_dim=id_dim)
     with torch.device(device):
         net.configure_model()
     return net.to(device).eval()
@@ -106,8 +115,21 @@ def seconds(step: Callable[[], object], repeats: int, device: str) -> float:
     return sorted(timed() for _ in range(repeats))[repeats // 2]
 
 
+def bare_backbone(arch: str, device: str, weights: str | None) -> torch.nn.Module:
+    """The backbone's body as transformers builds it, no peft wrapper: issue 23's reference forward."""
+    from transformers import AutoModel
+
+    config, dtype = ARCHS[arch]
+    if weights:
+        return AutoModel.from_pretrained(weights, dtype=getattr(torch, dtype)).to(device).eval()
+    with torch.device(device):
+        return AutoModel.from_config(config, dtype=getattr(torch, dtype)).eval()
+
+
 @torch.no_grad()
-def inference_times(net: E4SRec, batch: int, repeats: int, device: str) -> dict[str, float]:
+def inference_times(
+    net: E4SRec, bare: torch.nn.Module, batch: int, repeats: int, device: str
+) -> dict[str, float]:
     history = torch.randint(1, net.num_items + 1, (batch, net.max_len), device=device)
     _, mask = net.prompt_embeddings(history)
     ids = torch.randint(4, len(net.tokenizer), mask.shape, device=device)  # token inputs, same length
@@ -119,6 +141,7 @@ def inference_times(net: E4SRec, batch: int, repeats: int, device: str) -> dict[
 
     with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device.startswith("cuda")):
         times = {
+            "bare": seconds(lambda: bare(input_ids=ids, attention_mask=mask), repeats, device),
             "plain": seconds(plain, repeats, device),
             "lora": seconds(lambda: body(input_ids=ids, attention_mask=mask), repeats, device),
             "e4srec": seconds(lambda: net(history), repeats, device),
@@ -143,9 +166,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--arch", choices=sorted(ARCHS), default="tiny", help="backbone for the timings")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU figures")
+    parser.add_argument("--weights", help="a local checkpoint folder of --arch (default: random weights)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    net = build_model(args.arch, args.items, args.id_dim, args.max_len, args.device)
+    net = build_model(args.arch, args.items, args.id_dim, args.max_len, args.device, args.weights)
     prompt = net.prefix_ids.numel() + net.suffix_ids.numel()
     big = count_13b(args.items, args.id_dim, args.max_len, prompt)
     with tempfile.TemporaryDirectory() as folder:
@@ -153,9 +177,12 @@ def main() -> None:
         net.save_pluggable(path)
         tiny_bytes = path.stat().st_size
     tiny = net.parameter_counts()
-    times = inference_times(net, args.batch, args.repeats, args.device)
+    bare = bare_backbone(args.arch, args.device, args.weights)
+    times = inference_times(net, bare, args.batch, args.repeats, args.device)
     share = big["trainable"] / big["total"]
     arch = "tiny LLaMA" if args.arch == "tiny" else f"random LLaMA-2-7B arch, {ARCHS[args.arch][1]}"
+    if args.weights:
+        arch = f"{Path(args.weights).name}, {ARCHS[args.arch][1]}"
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     rows = [
         ("trainable / total, LLaMA-2-13B arch", f"{big['trainable']:,} / {big['total']:,}", f"{share:.3%}"),
@@ -182,6 +209,16 @@ def main() -> None:
         ),
         ("E4SRec users/s, LoRA merged", f"{args.batch / times['merged']:,.0f}", ""),
         ("E4SRec all-item scores / backbone + LoRA forward", "", ratio(times["e4srec"], times["lora"])),
+        (
+            f"bare backbone forward (transformers, no peft), batch {args.batch}",
+            f"{times['bare'] * 1e3:.1f} ms",
+            "",
+        ),
+        (
+            "E4SRec all-item scores / bare backbone forward (target <= 1.15x)",
+            "",
+            ratio(times["e4srec"], times["bare"]),
+        ),
     ]
     setting = f"{args.items:,} items, {args.id_dim}-d IDs, history {args.max_len}, {args.threads} threads"
     print(f"E4SRec cost: {setting}, {where}")

@@ -14,8 +14,10 @@ MRR, coverage, novelty, ARP at ks 5/10/20). The floor is the same batched matmul
 ``torch.topk(scores, 20)`` and nothing else. The "before" column is the same pass ranked by the
 reference functions (``mask_scores`` + ``target_ranks`` + ``top_k``, what ``RankingEvaluator.update`` ran
 before issue 8). All run in the same process, interleaved, best of ``--repeats``; the target is a
-ratio of at most 1.5. On a GPU, the llmrec columns include moving each batch to the device (as Lightning
-does) and every pass ends with a device synchronisation.
+ratio of at most 1.5. On a GPU, the evaluation data live on the device as the data module keeps them
+there under a GPU trainer (``datamodule.eval_on_device``): batches are built there, ranked by
+``rank_on_device`` and copied to the host once per pass; every pass ends with a device synchronisation.
+The "before" column on a GPU still copies each batch's results to the host, as evaluation did before.
 """
 
 from __future__ import annotations
@@ -59,9 +61,8 @@ def reference_pass(loader: DataLoader, h: Tensor, e: Tensor, evaluator: RankingE
         batch = on_device(batch, h.device)
         targets = batch.items[:, -1]
         masked = mask_scores(h.index_select(0, batch.users) @ e.T, targets, batch.seen)
-        evaluator._ranks.append(target_ranks(masked, targets).cpu())
-        evaluator._lists.append(top_k(masked, max(KS)).cpu())
-        evaluator._users.append(batch.users.cpu())
+        ranked = target_ranks(masked, targets).cpu(), top_k(masked, max(KS)).cpu()
+        evaluator._batches.append((batch.users.cpu(), *ranked))
     evaluator.compute()
     return elapsed_since(start, h.device)
 
@@ -82,6 +83,7 @@ def measure(shape: Shape, hidden: int, batch_size: int, repeats: int, device: st
     h, e = h.to(device), e.to(device)
     counts = torch.from_numpy(split.train_item_counts())
     evaluator = RankingEvaluator(list(KS), counts, shape.users)
+    module.test_set.to(device)  # what the data module does under a trainer on that device
     loader = module.test_dataloader()
     llmrec, floor, before = [], [], []
     with torch.inference_mode():

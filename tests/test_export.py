@@ -47,7 +47,7 @@ def test_evaluator_keeps_nothing_without_export() -> None:
     evaluator = RankingEvaluator([2], torch.ones(NUM_ITEMS + 1), 3)
     scores, batch = _batch([0, 1])
     evaluator.update(scores, batch)
-    assert evaluator._export == [] and len(evaluator.local_state()) == 3
+    assert [len(kept) for kept in evaluator._batches] == [3] and len(evaluator.local_state()) == 3
     with pytest.raises(RuntimeError, match="export_k"):
         evaluator.exported()
 

@@ -85,6 +85,7 @@ def test_the_documented_sweep_as_typed(tmp_path: Path) -> None:
 def test_wandb_sweep_logs_one_run_per_job_and_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from llmrec.run.loggers import sweep_group_name
     from tests.wandb_records import read_run, run_files
 
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -95,7 +96,7 @@ def test_wandb_sweep_logs_one_run_per_job_and_the_report(
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = [read_run(p) for p in run_files(sweep)]
     jobs = [r for r in runs if r["run"]["job_type"] == "train"]
-    assert len(jobs) == 2 and {r["run"]["group"] for r in runs} == {"sweep"}
+    assert len(jobs) == 2 and {r["run"]["group"] for r in runs} == {sweep_group_name(sweep)}
     (report,) = [r for r in runs if r["run"]["job_type"] == "report"]
     assert any(a["type"] == "report" for a in report["artifacts"])
 

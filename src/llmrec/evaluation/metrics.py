@@ -26,14 +26,17 @@ from llmrec.errors import LlmrecError
 class NonFiniteScoresError(LlmrecError):
     """A model produced NaN scores; ranking them would give a meaningless number."""
 
+    def __init__(self) -> None:
+        super().__init__(
+            "the model produced NaN scores; evaluation refuses to rank them (check the learning rate, "
+            "or the model's inputs for an empty or all-padding sequence)"
+        )
+
 
 def mask_scores(scores: Tensor, targets: Tensor, seen: Tensor | None = None) -> Tensor:
     """Copy of ``scores`` (B, N+1) with padding and seen items set to -inf; the target keeps its score."""
     if torch.isnan(scores).any():
-        raise NonFiniteScoresError(
-            "the model produced NaN scores; evaluation refuses to rank them (check the learning rate, "
-            "or the model's inputs for an empty or all-padding sequence)"
-        )
+        raise NonFiniteScoresError()
     # A model's own -inf becomes the lowest finite value, so masked items (-inf) never tie with it.
     masked = torch.nan_to_num(scores.float(), neginf=torch.finfo(torch.float32).min)
     rows = torch.arange(scores.shape[0], device=scores.device)
@@ -69,10 +72,12 @@ def sampled_ranks(scores: Tensor, targets: Tensor, negatives: Tensor) -> tuple[T
     (B, 1 + C) candidates by descending score, target included: the top-k lists of the beyond-accuracy
     metrics are their first k columns (ties in candidate order, the target first)."""
     if torch.isnan(scores).any():
-        raise NonFiniteScoresError(
-            "the model produced NaN scores; evaluation refuses to rank them (check the learning rate, "
-            "or the model's inputs for an empty or all-padding sequence)"
-        )
+        raise NonFiniteScoresError()
+    return rank_candidates(scores, targets, negatives)
+
+
+def rank_candidates(scores: Tensor, targets: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`sampled_ranks` without its NaN check (the device path marks NaN rows instead)."""
     candidates = torch.cat([targets.unsqueeze(1), negatives], dim=1)  # (B, 1 + C), the target first
     picked = scores.float().gather(1, candidates)  # (B, 1 + C)
     target_scores = picked[:, :1]

@@ -11,6 +11,11 @@ pessimistic ranks, same top-k lists with -1 in empty slots, same refusal of NaN 
   on a private float32 copy;
 - ``_reference``: the reference functions themselves, wherever a value is not finite.
 
+:func:`rank_on_device` gives the same numbers without ever waiting for the device (no value is read back
+to decide a path), for accelerators, where each such read stalls the queue of kernels: it maps values
+as the reference does instead of checking them, and marks rows holding NaN with rank -1 for the
+evaluator to refuse once, at the end of the pass.
+
 Why the paths agree with the reference: after masking, the pessimistic rank ``higher + other ties`` equals
 ``count(score >= target's) - 1`` (the target counts itself once). Masked items are -inf and never reach a
 finite target's score. The reference maps a model's own -inf to the lowest float so that it stays apart
@@ -69,6 +74,32 @@ def rank_and_top_k(
         if ranked is not None:
             return ranked
     return _rank_on_a_copy(scores, targets, seen, k, workspace.matrix(scores))
+
+
+def rank_on_device(
+    scores: Tensor,
+    targets: Tensor,
+    seen: Tensor | None,
+    k: int,
+    workspace: Workspace | None = None,
+    disposable: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """``target_ranks`` and ``top_k`` of ``mask_scores(scores, targets, seen)`` with no host
+    synchronisation; rank -1 in the rows with a NaN score (the reference refuses those).
+
+    The masked matrix is the reference's own: ``nan_to_num`` maps -inf to the lowest float and +inf to
+    the largest, as ``mask_scores`` does, then padding and history become -inf. The pessimistic rank is
+    ``count(score >= target's) - 1`` counted as integers (exact at any catalog size). Two more passes over
+    the matrix than the CPU fast paths, which cost little on a GPU and spare a stall per check."""
+    workspace = workspace if workspace is not None else Workspace()
+    fresh = disposable and scores.dtype == torch.float32 and scores.is_contiguous()
+    masked = scores.detach() if fresh else workspace.matrix(scores).copy_(scores.detach())
+    refused = masked.isnan().any(dim=1)  # (B,)
+    masked.nan_to_num_(nan=0.0, neginf=torch.finfo(torch.float32).min)
+    target_scores = _mask_in_place(masked, targets, seen)  # (B, 1)
+    lists = top_k(masked, k)  # (B, k)
+    at_least = torch.ge(masked, target_scores).sum(dim=1)  # (B,) int64
+    return torch.where(refused, -1, at_least - 1), lists
 
 
 class Workspace:

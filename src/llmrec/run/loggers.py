@@ -5,11 +5,12 @@ them, so a run with the CSV logger never loads them.
 W&B: one run per job; ``project``/``entity``/``group``/``tags`` come from the config; without
 ``WANDB_API_KEY`` and without an ``api.wandb.ai`` entry in ``~/.netrc`` the run is offline (written
 under ``<output_dir>/wandb/offline-run-*``; upload later with ``wandb sync <that folder>``). Keys are
-never copied into configs, logs or results.
+never copied into configs, logs or results. The resolved config goes into the run as it starts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import netrc
 import os
 from collections.abc import Sequence
@@ -53,20 +54,25 @@ def redact(value: Any) -> Any:
     return value
 
 
-def group_name(group: str | None) -> str | None:
-    """A sweep folder (``outputs/multiruns/2026-01-01_10-00-00``) becomes its last component."""
-    return Path(str(group)).name if group else None
+def sweep_group_name(sweep_dir: str | Path) -> str:
+    """The W&B group of a sweep's jobs and report: the folder's name and a hash of its absolute path,
+    e.g. ``sweep-3f2a9c1e``, so two studies whose folders are both called ``sweep`` get two groups while
+    every job of one sweep, and its report, name the same one. A hash rather than the path relative to the
+    working directory: short whatever the depth (W&B caps a group at 128 characters), free of ``..``, and
+    the name still starts with the folder's own."""
+    path = Path(str(sweep_dir)).absolute()
+    return f"{path.name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
 
 
 def sweep_group() -> str | None:
-    """The sweep folder's name when running as a Hydra multirun job, else None (single runs and
-    runs without Hydra have no group)."""
+    """The sweep folder's group (:func:`sweep_group_name`) when running as a Hydra multirun job, else
+    None (single runs and runs without Hydra have no group)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return None
-    return group_name(HydraConfig.get().sweep.dir)
+    return sweep_group_name(HydraConfig.get().sweep.dir)
 
 
 def wandb_logger(
@@ -80,7 +86,8 @@ def wandb_logger(
     job_type: str = "train",
 ) -> Any:
     """Lightning's ``WandbLogger`` for one job; checkpoints are not uploaded (``results.json`` is).
-    ``group=None``: the sweep folder's name in a multirun, no group in a single run."""
+    ``group``: the W&B group as given; None: the sweep folder's group in a multirun, none in a single
+    run (a W&B sweep agent's runs are grouped by their sweep on W&B's side)."""
     from pytorch_lightning.loggers import WandbLogger
 
     if not project:
@@ -90,13 +97,24 @@ def wandb_logger(
         project=project,
         save_dir=save_dir,
         entity=entity,
-        group=group_name(group) if group else sweep_group(),
+        group=str(group) if group else sweep_group(),
         tags=[str(t) for t in tags],
         name=name,
         mode=wandb_mode(mode),
         job_type=job_type,
         log_model=False,
     )
+
+
+def log_config_at_start(loggers: Sequence[Any], config: dict[str, Any]) -> None:
+    """The run's resolved config (secret-looking keys redacted) into each W&B logger's run as it starts,
+    so that a run killed before its end (a time limit, a preemption) still says what it ran; the copy in
+    ``results.json`` replaces it when the run finishes (:func:`llmrec.run.wandb_runs.finish_job_run`)."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):  # starts the run; a no-op on the non-zero ranks of DDP
+            logger.experiment.config.update(redact(config), allow_val_change=True)
 
 
 def tensorboard_logger(save_dir: str, name: str = "tensorboard", version: str = "") -> Any:

@@ -28,6 +28,7 @@ from llmrec.models.layers.adapters import save_adapters
 from llmrec.run.budget import budget_callbacks, budget_results, read_budget
 from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
+from llmrec.run.loggers import log_config_at_start
 from llmrec.run.lr_schedule import attach_optimization
 from llmrec.run.protocols import Protocol, build_protocol, protocol_settings, training_split
 from llmrec.run.results import code_version, write_results
@@ -123,7 +124,10 @@ def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
 
 
 def _loggers(cfg: DictConfig) -> list[Any]:
-    return [build(node) for node in (cfg.get("logger") or {}).values() if node is not None]
+    loggers = [build(node) for node in (cfg.get("logger") or {}).values() if node is not None]
+    if loggers:
+        log_config_at_start(loggers, OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    return loggers
 
 
 def build_trainer(

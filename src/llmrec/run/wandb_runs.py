@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llmrec.run.loggers import group_name, redact, wandb_mode
+from llmrec.run.loggers import redact, sweep_group_name, wandb_mode
 from llmrec.run.results import RESULTS_FILE
 from llmrec.run.sweeps import FAILED_FILE
 
@@ -76,7 +76,7 @@ def log_report(
     run = wandb.init(
         project=project,
         entity=entity,
-        group=group_name(group or str(sweep_dir)),
+        group=str(group) if group else sweep_group_name(sweep_dir),
         job_type="report",
         name=f"report_{sweep_dir.name}",
         dir=str(sweep_dir),
