@@ -83,7 +83,7 @@ def test_sbatch_script_requeues_with_submitits_signal_only(
     assert "USR1" not in script
 
 
-@pytest.mark.slow  # ~30 s idle, ~50 s on 2 busy cores: two submitit jobs, each a fresh process that trains SASRec for 1 and 2 epochs
+@pytest.mark.slow  # ~30 s idle, ~50 s on 2 busy cores: two submitit jobs training SASRec 1, then 2 epochs
 def test_requeued_job_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     from tests.test_app import llmrec
 

@@ -87,10 +87,16 @@ def test_block_classes_come_from_the_backbone() -> None:
     model = LoraRecommender()
     assert strategies.backbone_block_classes(model) == (LlamaDecoderLayer,)
     assert strategies.backbone_block_classes(model, ["LlamaMLP"]) == (LlamaMLP,)
-    with pytest.raises(ConfigError, match=r"\['Block'\] are not modules of the model"):
+    with pytest.raises(ConfigError, match=r"block_classes=\['Block'\] are not modules of the model"):
         strategies.backbone_block_classes(model, ["Block"])
-    with pytest.raises(ConfigError, match="no Hugging Face backbone"):
-        strategies.backbone_block_classes(nn.Sequential(nn.Linear(2, 2)))
+    assert strategies.backbone_block_classes(nn.Sequential(nn.Linear(2, 2))) == ()  # one unit (stage 1)
+    policy = strategies.BlockPolicy()
+    policy.classes = (LlamaDecoderLayer,)
+    block = next(m for m in model.modules() if isinstance(m, LlamaDecoderLayer))
+    assert policy(block, recurse=False, nonwrapped_numel=0) and policy(
+        model, recurse=True, nonwrapped_numel=0
+    )
+    assert not policy(model, recurse=False, nonwrapped_numel=0)
 
 
 def test_trainable_only_checkpoint_under_block_wrappers() -> None:

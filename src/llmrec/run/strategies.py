@@ -36,17 +36,17 @@ def _require_cuda(preset: str) -> None:
 
 def backbone_block_classes(model: nn.Module, names: list[str] | None = None) -> tuple[type[nn.Module], ...]:
     """The module classes in ``model`` named ``names``, or by default the transformer blocks of every
-    Hugging Face model inside it (their ``_no_split_modules``)."""
+    Hugging Face model inside it (their ``_no_split_modules``); none for a model without a backbone (a
+    stage-1 SASRec), which FSDP then shards as one unit."""
     wanted = set(names or [])
     if not wanted:
         for module in model.modules():
             wanted.update(getattr(module, "_no_split_modules", None) or [])
     found = {type(module) for module in model.modules() if type(module).__name__ in wanted}
-    if not found:
-        listed = f"{sorted(wanted)} are not modules of the model" if wanted else "no Hugging Face backbone"
+    if names and not found:
         raise ConfigError(
-            f"trainer=fsdp found no transformer block classes to shard ({listed}); name them, e.g. "
-            f"trainer.strategy.block_classes=[LlamaDecoderLayer]"
+            f"trainer.strategy.block_classes={sorted(wanted)} are not modules of the model; name its "
+            f"transformer block classes, e.g. [LlamaDecoderLayer], or null for the backbone's own"
         )
     return tuple(sorted(found, key=lambda cls: cls.__name__))
 
