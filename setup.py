@@ -13,7 +13,8 @@ GROUPS = sorted(d.relative_to(CONF) for d in CONF.rglob("*") if d.is_dir() and "
 CONF_PACKAGES = ["llmrec.conf", *(".".join(("llmrec.conf", *group.parts)) for group in GROUPS)]
 
 setup(
-    packages=[*find_packages("src"), *CONF_PACKAGES],
+    # hydra_plugins is a namespace package (no __init__.py): llmrec's launchers are listed by name
+    packages=[*find_packages("src"), "hydra_plugins.llmrec_launchers", *CONF_PACKAGES],
     package_dir={"": "src", "llmrec.conf": "conf"},
     package_data={name: ["*.yaml"] for name in CONF_PACKAGES},
 )

@@ -65,6 +65,7 @@ def test_wheel_holds_every_config_and_the_console_scripts(tmp_path: Path) -> Non
     assert _wheel_configs(wheel) == SOURCE_CONFIGS
     entry_points = zipfile.ZipFile(wheel).read("llmrec-0.1.0.dist-info/entry_points.txt").decode()
     assert "llmrec = llmrec.__main__:cli" in entry_points
+    assert "hydra_plugins/llmrec_launchers/submitit_resume.py" in zipfile.ZipFile(wheel).namelist()
 
 
 def test_sdist_holds_conf_and_builds_a_wheel_with_every_config(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from llmrec.run.results import code_version, write_results
 from llmrec.run.resume import find_resume_checkpoint
 from llmrec.run.samples import check_samples, samples_record
 from llmrec.run.stages import pop_stages, run_model_stages
+from llmrec.run.strategies import check_strategy
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,11 @@ def _load_best(model: SequentialRecommender, trainer: pl.Trainer) -> str | None:
     path = getattr(checkpoint, "best_model_path", "") if checkpoint is not None else ""
     if not path:
         return None
+    if Path(path).is_dir():  # DeepSpeed: a folder only its engine reads, into the model it trains
+        trainer.strategy.load_model_state_dict(trainer.strategy.load_checkpoint(path, weights_only=True))
+        return path
     state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-    model.load_state_dict(state)
+    model.load_state_dict(state)  # under FSDP every rank reads the full state dict rank zero wrote
     return path
 
 
@@ -248,6 +252,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     cfg.paths.output_dir = str(output_dir)
     check_seed(cfg.seed)
     check_trainer(cfg.trainer)
+    check_strategy(cfg.trainer)  # FSDP/DeepSpeed without CUDA or the package: one line, before any data
     ks, export_k = check_eval(cfg)
     check_samples(cfg)  # refuses a model or data setting that is not the study's sample schema
     read_budget(cfg)  # refuses a bad budget before any data is read

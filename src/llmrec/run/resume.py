@@ -24,14 +24,28 @@ def checkpoint_dir(cfg: Any, output_dir: Path) -> Path:
     return Path(node.dirpath) if node is not None and node.get("dirpath") else output_dir / "checkpoints"
 
 
+def checkpoint_file(path: Path) -> Path:
+    """The file holding a checkpoint's Lightning state: the checkpoint itself, or in a DeepSpeed checkpoint
+    folder (``trainer=deepspeed_zero*``) the model-states file that carries it as client state."""
+    if not path.is_dir():
+        return path
+    files = sorted(path.glob("checkpoint/*model_states.pt"))
+    if not files:
+        raise ConfigError(f"{path} is a folder but not a DeepSpeed checkpoint; delete it to restart the run")
+    return files[0]
+
+
 def read_stamp(path: Path) -> dict[str, Any]:
+    file = checkpoint_file(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated or foreign file: any unpickling error means "unusable"
         raise ConfigError(
             f"{path} cannot be read ({type(error).__name__}); delete it to restart the run from scratch"
         ) from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+    if not isinstance(checkpoint, dict) or not {"state_dict", "module"} & set(
+        checkpoint
+    ):  # DeepSpeed: module
         raise ConfigError(f"{path} is not a llmrec checkpoint; delete it or use another hydra.run.dir")
     return checkpoint.get("llmrec") or {}
 
@@ -46,7 +60,7 @@ def find_resume_checkpoint(cfg: Any, output_dir: Path, stamp: dict[str, Any]) ->
         )
     folder = checkpoint_dir(cfg, output_dir)
     path = folder / LAST
-    if not path.is_file():
+    if not path.exists():  # a file, or a folder under DeepSpeed
         if cfg.get("resume", False):
             log.warning("resume=true but %s does not exist: starting from scratch", path)
         return None

@@ -1,0 +1,2 @@
+"""llmrec's Hydra launchers (``hydra/launcher=slurm``, ``slurm_local``); Hydra finds launchers in the
+``hydra_plugins`` namespace only."""
