@@ -124,8 +124,12 @@ def test_table_and_measured_line() -> None:
     assert table.startswith("memory plan: fsdp, 8 device(s), precision bf16-mixed")
     assert "7,000,000,000 (13.04 GiB)" in table and "20,000,000 (0.29%)" in table
     assert "activations (batch 16 x 512)" in table
-    line = plan_vs_measured(plan, 2 * plan.total)
-    assert "measured peak" in line and "(2.00x the plan" in line
+    static = plan.weights + plan.gradients + plan.optimizer
+    line = plan_vs_measured(plan, peak_bytes=2 * plan.total, held_bytes=static // 2)
+    assert line.startswith(
+        "memory plan vs measured (fsdp, bf16-mixed): weights + gradients + optimizer planned"
+    )
+    assert "(0.50x the plan); total planned" in line and "(2.00x the plan)" in line
 
 
 class TinyBackboneModule(pl.LightningModule):
@@ -173,3 +177,20 @@ def test_a_model_without_a_backbone_logs_no_plan() -> None:
     callback = MemoryPlanLog(batch=1, tokens=1)
     callback.on_fit_start(SimpleNamespace(), pl.LightningModule())  # type: ignore[arg-type]
     assert callback.plan is None
+
+
+def test_on_cuda_the_first_step_logs_held_and_peak_memory(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    callback = MemoryPlanLog(batch=1, tokens=1)
+    callback.plan = memory_plan(Parameters.of(two_layers()), "ddp", 1, "32-true", batch=1, tokens=1)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device: 2 * 256)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 256)
+    cuda = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cuda", 0)), is_global_zero=True)
+    with caplog.at_level(logging.INFO, logger="llmrec.run.memory_plan_log"):
+        for step in (0, 1, 2):  # logged once, after the first optimizer step
+            cuda.global_step = step
+            callback.on_train_batch_end(cuda, None, None, None, step)  # type: ignore[arg-type]
+    assert caplog.text.count("memory plan vs measured") == 1
+    assert "planned 0.00 GiB, held 0.00 GiB (1.00x the plan); total planned" in caplog.text
+    assert "(2.00x the plan)" in caplog.text

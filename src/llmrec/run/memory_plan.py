@@ -182,13 +182,20 @@ def find_backbone(model: nn.Module) -> Backbone | None:
     return None
 
 
-def plan_vs_measured(plan: MemoryPlan, peak_bytes: int) -> str:
-    """One line: the plan's total against a measured peak (``torch.cuda.max_memory_allocated()``)."""
-    ratio = peak_bytes / plan.total if plan.total else math.inf
+def plan_vs_measured(plan: MemoryPlan, peak_bytes: int, held_bytes: int) -> str:
+    """The plan against what a device measured after the first optimizer step: ``held_bytes``
+    (``torch.cuda.memory_allocated()``: weights, gradients and AdamW state, activations freed) and
+    ``peak_bytes`` (``torch.cuda.max_memory_allocated()``: with the step's activations)."""
+    static = plan.weights + plan.gradients + plan.optimizer
     return (
-        f"memory plan vs measured: planned {_gib(plan.total)} per device, measured peak {_gib(peak_bytes)} "
-        f"({ratio:.2f}x the plan; strategy {plan.strategy}, precision {plan.precision})"
+        f"memory plan vs measured ({plan.strategy}, {plan.precision}): weights + gradients + optimizer "
+        f"planned {_gib(static)}, held {_gib(held_bytes)} ({_ratio(held_bytes, static)}); total planned "
+        f"{_gib(plan.total)}, peak {_gib(peak_bytes)} ({_ratio(peak_bytes, plan.total)})"
     )
+
+
+def _ratio(measured: int, planned: int) -> str:
+    return f"{measured / planned:.2f}x the plan" if planned else "nothing planned"
 
 
 def describe_strategy(strategy: Any) -> str:

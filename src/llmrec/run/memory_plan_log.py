@@ -1,6 +1,6 @@
 """Logs the memory plan (:mod:`llmrec.run.memory_plan`) when fitting a model with a Hugging Face backbone
-starts, from the model as Lightning holds it (no extra load); on a CUDA device also the measured peak
-after the first optimizer step, plan against measurement."""
+starts, from the model as Lightning holds it (no extra load); on a CUDA device also, after the first
+optimizer step, the memory held (weights, gradients, AdamW state) and the peak, against the plan."""
 
 from __future__ import annotations
 
@@ -64,4 +64,5 @@ class MemoryPlanLog(pl.Callback):
             return
         self.measured = True  # after the first optimizer step: weights, gradients, AdamW state all held
         if trainer.is_global_zero:
-            log.info("%s", plan_vs_measured(self.plan, torch.cuda.max_memory_allocated(device)))
+            peak, held = torch.cuda.max_memory_allocated(device), torch.cuda.memory_allocated(device)
+            log.info("%s", plan_vs_measured(self.plan, peak, held))
