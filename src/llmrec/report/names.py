@@ -3,7 +3,8 @@ method. ``model_label(result)`` reads the resolved ``config.model`` of a results
 
 - an LLM (``llmrec.models.layers.llm.LLMSpec``) built from a transformers config has random weights:
   ``tiny-llama,random`` (``tiny-`` for a hidden size of at most 256, else ``llama-<hidden>``);
-- an LLM with a ``source`` (local folder or hub id) is named by its folder: ``llama-2-13b-hf``;
+- an LLM with a ``source`` (local folder or hub id; ``LLMSpec`` or ``llm=hf``'s ``hf_spec``) is named by its
+  folder: ``llama-2-13b-hf``;
 - ``minilm_spec`` (LLM) and ``encoders.minilm`` (item-text encoder) are ``minilm``; other encoders are
   named by their model folder (``bge-small-en-v1.5``) or class (``hashing``).
 
@@ -50,7 +51,7 @@ def _backbone(node: dict[str, Any]) -> tuple[int, str] | None:
     target = str(node.get("_target_", ""))
     if target.endswith(".minilm_spec"):
         return 1, "minilm"
-    if target.endswith(".LLMSpec"):
+    if target.endswith((".LLMSpec", ".hf_spec")):
         return 1, _llm_name(node)
     if ".embeddings.encoders." in target:
         return 2, _encoder_name(node)

@@ -30,6 +30,7 @@ from llmrec.run.callbacks import RunStamp
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.run.loggers import log_config_at_start
 from llmrec.run.lr_schedule import attach_optimization
+from llmrec.run.memory_plan_log import MemoryPlanLog
 from llmrec.run.protocols import Protocol, build_protocol, protocol_settings, training_split
 from llmrec.run.results import code_version, write_results
 from llmrec.run.resume import find_resume_checkpoint
@@ -131,6 +132,14 @@ def _loggers(cfg: DictConfig) -> list[Any]:
     return loggers
 
 
+def _training_callbacks(cfg: DictConfig, stamp: dict[str, Any] | None) -> list[pl.Callback]:
+    """The run's callbacks, its checkpoint stamp, and the memory plan of a batch of ``datamodule.batch_size``
+    sequences of ``dataset.max_len`` items (logged where the model has an LLM backbone)."""
+    batch = as_int(cfg.datamodule.batch_size, "datamodule.batch_size")
+    plan = MemoryPlanLog(batch, as_int(cfg.dataset.max_len, "dataset.max_len"))
+    return [*_callbacks(cfg), RunStamp(stamp), plan]
+
+
 def build_trainer(
     cfg: DictConfig,
     output_dir: Path,
@@ -146,7 +155,7 @@ def build_trainer(
         loggers = _loggers(cfg)
     return build(
         cfg.trainer,
-        callbacks=budget_callbacks(cfg, budget, [*_callbacks(cfg), RunStamp(stamp)]) if budget else [],
+        callbacks=budget_callbacks(cfg, budget, _training_callbacks(cfg, stamp)) if budget else [],
         **(budget.trainer_limits() if budget else {}),
         **({"deterministic": True} if cfg.get("deterministic", False) else {}),
         logger=(loggers or False) if with_loggers else False,

@@ -19,6 +19,7 @@ from torch import nn
 
 from llmrec.checks import positive_int
 from llmrec.errors import ConfigError
+from llmrec.models.layers.llm_loading import LoadOptions, prepare_quantized
 from llmrec.pretrained import hub_error, looks_like_path, resolve_source
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,24 @@ log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 #: LoRA targets used per family. LLaMA: the MLP projections gate/up/down, E4SRec's setting (Li et al.,
-#: github HestiaSky/E4SRec fine-tuning.sh); T5: its feed-forward likewise; BERT: attention and dense.
+#: github HestiaSky/E4SRec fine-tuning.sh); Qwen2/Qwen2.5, Qwen3 and Mistral share LLaMA's MLP names; T5:
+#: its feed-forward likewise (t5-base: wi/wo; T5 v1.1 and Flan-T5, gated: wi_0/wi_1/wo); BERT: attention
+#: and dense.
+LLAMA_MLP = ["gate_proj", "up_proj", "down_proj"]
 LORA_TARGETS = {
-    "llama": ["gate_proj", "up_proj", "down_proj"],
-    "t5": ["wi_0", "wi_1", "wo"],
+    "llama": LLAMA_MLP,
+    "qwen2": LLAMA_MLP,
+    "qwen3": LLAMA_MLP,
+    "mistral": LLAMA_MLP,
+    "t5": ["wi", "wo"],
+    "t5_gated": ["wi_0", "wi_1", "wo"],
     "bert": ["query", "key", "value", "dense"],
 }
+
+
+def family_targets() -> str:
+    """``llama: [...], qwen2: [...], ...``: the per-family LoRA targets, for error messages."""
+    return "; ".join(f"{family}: {targets}" for family, targets in LORA_TARGETS.items())
 
 
 class LoraSpec:
@@ -47,7 +60,7 @@ class LoraSpec:
     ) -> None:
         positive_int(r, "llm.lora.r")
         if not target_modules:
-            raise ConfigError(f"llm.lora.target_modules is empty; e.g. LLaMA: {LORA_TARGETS['llama']}")
+            raise ConfigError(f"llm.lora.target_modules is empty; by family: {family_targets()}")
         self.target_modules = [str(name) for name in target_modules]
         self.r, self.alpha, self.dropout, self.task_type = r, alpha, dropout, task_type
 
@@ -70,8 +83,7 @@ def apply_lora(model: nn.Module, spec: LoraSpec) -> nn.Module:
     if missing:
         raise ConfigError(
             f"llm.lora.target_modules {missing} are not modules of {type(model).__name__}; it has "
-            f"{sorted(available)} (LLaMA: {LORA_TARGETS['llama']}, T5: {LORA_TARGETS['t5']}, "
-            f"BERT: {LORA_TARGETS['bert']})"
+            f"{sorted(available)} (by family: {family_targets()})"
         )
     config = LoraConfig(
         r=spec.r,
@@ -108,6 +120,26 @@ def _model_class(path: str) -> Any:
         ) from error
 
 
+def _from_config(cls: Any, config: Any, attn_implementation: str | None) -> nn.Module:
+    """A randomly initialised model of ``config`` (an Auto class or a concrete model class)."""
+    if attn_implementation is None:  # each class's own default, as before the option existed
+        return cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+    build = cls.from_config if hasattr(cls, "from_config") else cls._from_config
+    try:
+        return build(config, attn_implementation=attn_implementation)
+    except (ValueError, ImportError) as error:
+        raise ConfigError(f"llm.attn_implementation={attn_implementation}: {error}") from error
+
+
+def _plain(value: Any) -> Any:
+    """A DictConfig ``device_map`` ({"": 0}, per-module placements) as the plain dict transformers wants."""
+    if value is None or isinstance(value, (str, int)):
+        return value
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else dict(value)
+
+
 class LLMSpec:
     """One backbone: ``source`` (local folder or hub id) or ``config`` (a transformers config: random
     weights drawn from ``init_seed``), a model class (``transformers.AutoModelForCausalLM``,
@@ -126,6 +158,9 @@ class LLMSpec:
         revision: str | None = None,
         device: str | None = None,
         init_seed: int = 0,
+        device_map: str | dict[str, Any] | None = None,
+        attn_implementation: str | None = None,
+        quantization: str | None = None,
     ) -> None:
         if (source is None) == (config is None):
             raise ConfigError(
@@ -141,6 +176,12 @@ class LLMSpec:
         # Random weights come from this seed, not the global RNG: every process builds the same backbone,
         # so a checkpoint holding only the trainable part reloads onto it.
         self.init_seed = init_seed
+        self.options = LoadOptions(
+            device_map=_plain(device_map),
+            attn_implementation=attn_implementation,
+            quantization=quantization,
+        )
+        self.options.check(pretrained=source is not None, device=device, freeze=freeze)
 
     @property
     def pretrained(self) -> bool:
@@ -154,8 +195,9 @@ class LLMSpec:
                 setattr(config, key, value)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.init_seed)
-                return cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+                return _from_config(cls, config, self.options.attn_implementation)
         options = {"trust_remote_code": self.trust_remote_code, "revision": self.revision}
+        options |= self.options.from_pretrained_kwargs(DTYPES[self.dtype])
         try:
             return cls.from_pretrained(
                 self.source,
@@ -166,18 +208,27 @@ class LLMSpec:
         except OSError as error:
             raise hub_error(self.source, "llm.source", error) from error
 
+    def _place(self, model: nn.Module) -> nn.Module:
+        """dtype and device; weights that ``device_map`` or quantization placed stay where they are."""
+        if self.options.device_map is not None or self.options.quantization is not None:
+            return model
+        model = model.to(DTYPES[self.dtype])
+        return model.to(self.device) if self.device is not None else model
+
     def load(self, config_overrides: dict[str, Any] | None = None) -> nn.Module:
         """The backbone, ready to train: dtype, (frozen), gradient checkpointing, (LoRA).
 
         ``config_overrides`` (vocab size, special token ids) apply only to models built from ``config``.
+        A quantized backbone goes through peft's k-bit preparation before its adapters.
         """
-        model = self._build(config_overrides or {}).to(DTYPES[self.dtype])
-        if self.device is not None:
-            model = model.to(self.device)
-        if self.freeze:
-            freeze(model)
-        if self.gradient_checkpointing:
-            enable_checkpointing(model)
+        model = self._place(self._build(config_overrides or {}))
+        if self.options.quantization is not None:
+            model = prepare_quantized(model, self.gradient_checkpointing)
+        else:
+            if self.freeze:
+                freeze(model)
+            if self.gradient_checkpointing:
+                enable_checkpointing(model)
         if self.lora is not None:
             model = apply_lora(model, self.lora)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -212,3 +263,28 @@ def minilm_spec(
         lora=lora,
         gradient_checkpointing=gradient_checkpointing,
     )
+
+
+def hf_spec(
+    source: str | None = None,
+    model_class: str | None = None,
+    lora: dict[str, Any] | None = None,
+    **settings: Any,
+) -> LLMSpec:
+    """``llm=hf``: any Hugging Face backbone the user names. ``source``, ``model_class`` and (unless
+    ``lora`` is null) ``lora.target_modules`` have no default; the missing ones are one ConfigError."""
+    required = {
+        "llm.source=<folder or hub id>": source,
+        "llm.model_class=<e.g. transformers.AutoModelForCausalLM>": model_class,
+    }
+    if lora is not None:  # llm.lora=null: no adapters, so no targets to name
+        required["llm.lora.target_modules=[<module names>]"] = lora.get("target_modules")
+    missing = [setting for setting, value in required.items() if not value]
+    if missing:
+        raise ConfigError(
+            f"llm=hf names no backbone by default: set {' '.join(missing)} (LoRA targets by family: "
+            f"{family_targets()}; llm.lora=null for none)"
+        )
+    assert source is not None and model_class is not None
+    adapters = None if lora is None else LoraSpec(**{str(k): v for k, v in lora.items()})
+    return LLMSpec(source=source, model_class=model_class, lora=adapters, **settings)
