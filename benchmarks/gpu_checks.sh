@@ -10,6 +10,7 @@
 # 3. Lite-LLM4Rec vs LLMSeqPrompt's beam search, backbones of T5-base size (12 x 768), random weights
 #    (target >= 30x)
 # 4. the memory plan logged when a large run starts vs the measured memory (E4SRec, random 1.3B LLaMA)
+# 5. a tiny E4SRec under trainer=fsdp on one GPU, its checkpoint trimmed to the trainable tensors
 # Each step has its own time limit; a step that fails or runs out of time is reported in summary.md and
 # the others still run. Without CUDA the script refuses in one line.
 set -euo pipefail
@@ -47,18 +48,18 @@ step() {
 }
 
 # 1. evaluation vs floor: data on the device, rank_on_device, one copy to the host per pass
-step eval_floor 120 "$PYTHON" benchmarks/eval_floor.py --device cuda --repeats 5
+step eval_floor 90 "$PYTHON" benchmarks/eval_floor.py --device cuda --repeats 5
 
 # 2. E4SRec vs a bare backbone
-step e4srec_tiny 45 "$PYTHON" benchmarks/e4srec_speed.py --device cuda --repeats 20
+step e4srec_tiny 40 "$PYTHON" benchmarks/e4srec_speed.py --device cuda --repeats 20
 if [[ -n "${LLMREC_LLAMA7B:-}" && -f "${LLMREC_LLAMA7B}/config.json" ]]; then
-    step e4srec_7b 150 "$PYTHON" benchmarks/e4srec_speed.py --device cuda --arch 7b --weights "$LLMREC_LLAMA7B" --repeats 10
+    step e4srec_7b 120 "$PYTHON" benchmarks/e4srec_speed.py --device cuda --arch 7b --weights "$LLMREC_LLAMA7B" --repeats 10
 else
     echo "- e4srec_7b: skipped, no LLaMA-2-7B folder: set LLMREC_LLAMA7B to a local checkpoint (config.json + weights)" >>"$SUMMARY"
 fi
 
 # 3. Lite-LLM4Rec vs LLMSeqPrompt beam search at T5-base size
-step lite_llm4rec 120 "$PYTHON" benchmarks/lite_llm4rec_speed.py --size base --device cuda --users 256 --skip-catalog
+step lite_llm4rec 80 "$PYTHON" benchmarks/lite_llm4rec_speed.py --size base --device cuda --users 256 --skip-catalog
 
 # 4. memory plan vs measured peak
 # E4SRec on a random 1.3B-parameter LLaMA (bf16, gradient checkpointing): the plan logged at fit start, and
@@ -73,7 +74,19 @@ memory_plan() {
     grep -h -A8 "memory plan" "$OUT/memory_plan_run/llmrec.log"
 }
 export -f memory_plan && export OUT PYTHON  # timeout runs programs, not functions
-step memory_plan 120 bash -c memory_plan
+step memory_plan 90 bash -c memory_plan
+
+# 5. FSDP runs (one GPU: world size 1): a tiny E4SRec fits and tests under trainer=fsdp, and its best
+# checkpoint holds only the trainable tensors (LoRA, projection), kilobytes rather than the backbone
+fsdp_smoke() {
+    "$PYTHON" -m llmrec model=e4srec debug=tiny trainer=fsdp trainer.devices=1 trainer.max_epochs=1 \
+        logger=none hydra.run.dir="$OUT/fsdp_run" >"$OUT/fsdp_run.log" 2>&1
+    "$PYTHON" -c "import glob, torch; p = sorted(glob.glob('$OUT/fsdp_run/checkpoints/*.ckpt'))[0]; \
+sd = torch.load(p, map_location='cpu', weights_only=True)['state_dict']; \
+print(f'{p}: {len(sd)} tensors, {sum(v.numel() for v in sd.values())} values:', sorted(sd)[:6])"
+}
+export -f fsdp_smoke
+step fsdp_smoke 60 bash -c fsdp_smoke
 
 {
     echo
@@ -94,6 +107,10 @@ step memory_plan 120 bash -c memory_plan
     echo "Memory plan vs measured (E4SRec, random 1.3B LLaMA, bf16):"
     echo
     cat "$OUT/memory_plan.md" 2>/dev/null || echo "(no plan)"
+    echo
+    echo "FSDP (one GPU) checkpoint:"
+    echo
+    cat "$OUT/fsdp_smoke.md" 2>/dev/null || echo "(no run)"
 } >>"$SUMMARY"
 cat "$SUMMARY"
 exit "$FAILED"  # non-zero when a step failed or ran out of time
