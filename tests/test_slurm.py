@@ -4,6 +4,7 @@ continues from its own last.ckpt (the slurm_local twin, through submitit's local
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 from pathlib import Path
@@ -94,6 +95,7 @@ def test_requeued_job_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr[-3000:]
     (job,) = [p.parent for p in sweep.glob("*/results.json")]
     assert json.loads((job / "results.json").read_text())["timings"]["epochs"] == 1
+    first_epoch_rows = epoch_rows(job, "0")
     (job / "results.json").unlink()  # the job was stopped by its time limit before it finished
     requeued = llmrec(*common, "trainer.max_epochs=2", cwd=tmp_path)  # the rest of its epochs
     assert requeued.returncode == 0, requeued.stderr[-3000:]
@@ -102,5 +104,12 @@ def test_requeued_job_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     results = json.loads((job / "results.json").read_text())
     assert results["timings"]["epochs"] == 2 and results["config"]["resume"] is True
     assert "Restored all states from the checkpoint" in log  # Lightning's loop, optimizer and RNG state
-    rows = (job / "csv" / "metrics.csv").read_text().splitlines()[1:]  # the requeued job's log only
-    assert rows and {row.split(",", 1)[0] for row in rows} <= {"1", "2"}  # epoch 0 was not trained again
+    # the requeued job continued the first one's metrics.csv: epoch 0 logged once (not trained again)
+    assert first_epoch_rows and epoch_rows(job, "0") == first_epoch_rows and epoch_rows(job, "1")
+
+
+def epoch_rows(job: Path, epoch: str) -> list[dict[str, str]]:
+    """The rows of ``job``'s metrics.csv logged in ``epoch``, with their non-empty values."""
+    with open(job / "csv" / "metrics.csv", newline="") as file:
+        table = csv.DictReader(file)
+        return [{k: v for k, v in row.items() if v} for row in table if row["epoch"] == epoch]
