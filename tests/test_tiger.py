@@ -232,3 +232,18 @@ def test_length_groups_give_the_loss_of_one_group_with_less_padding() -> None:
     assert len(widths) == 3 and min(widths) < max(widths)  # the short histories' group is not padded
     with pytest.raises(ConfigError, match="length_groups"):
         make(length_groups=0)
+
+
+def test_a_finished_run_is_re_evaluated_with_the_beam_exact_gap(tmp_path: Path) -> None:
+    from llmrec.run.reevaluate import reevaluate
+
+    overrides = ["model=tiger", "debug=tiny", "encoder=hashing", "logger=none", "trainer.max_epochs=1"]
+    overrides += [*DIGITS, "+model.item_tokenizer.base=4"]
+    trained = run(compose_config(overrides, tmp_path), tmp_path / "out")
+    assert "beam_exact_recall_at_k" not in trained["metrics"]["test"]
+    results, _ = reevaluate(tmp_path / "out", ["model.compare_decodes=true", "protocol.eval_users=5"])
+    test = results["metrics"]["test"]
+    assert 0.0 <= test["beam_exact_recall_at_k"] <= 1.0 and results["data"]["test_users"] == 5
+    assert test["beam_ndcg_10"] == pytest.approx(test["ndcg_10"])  # still ranked by the beam
+    with pytest.raises(ConfigError, match=r"model\.decode, model\.compare_decodes"):
+        reevaluate(tmp_path / "out", ["model.lr=0.1"])

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 USAGE = """usage: python -m llmrec.evaluate run_dir=<run folder> [name=<folder name>] [allow_code_change=true]
                                 [eval.ks=[1,5,10]] [eval.mask_history=false] [eval.export_topk=K]
                                 [protocol=loo|loo_unmasked|sampled] [protocol.negatives=N ...]
+                                [model.decode=beam|exact] [model.compare_decodes=true]
 
 Evaluates the checkpoint a finished run tested (its config, data and model rebuilt from its results.json)
 with other eval settings and writes <run_dir>/evaluations/<name, default: a timestamp>/results.json
@@ -21,7 +22,9 @@ refused unless allow_code_change=true; a run whose dataset changed since is refu
 is kept (sampled: the same candidates) unless protocol= switches it within the split it trained on:
 loo, loo_unmasked and sampled share one leave-one-out split, so protocol=sampled gives a loo run's model
 the paper-style 1 + 99 figure without training again (protocol.* set its negatives, sampling, seed,
-sample_file). eval.mask_history=false re-evaluates a loo run as loo_unmasked.
+sample_file). eval.mask_history=false re-evaluates a loo run as loo_unmasked. A generative model
+(TIGER) may switch its decoding (model.decode) or measure beam search against exact ranking
+(model.compare_decodes=true; protocol.eval_users=N on N users drawn once where exact is slow).
 """
 
 

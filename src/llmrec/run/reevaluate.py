@@ -42,7 +42,10 @@ from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
 ALLOW_CODE_CHANGE = "allow_code_change"  # the flag that accepts a run trained by another code version
-EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol")
+# the decode settings of a generative model (TIGER: beam or exact ranking, and their gap) change how a trained
+# model ranks, not what it learned, so they may change in a re-evaluation too
+DECODE_SETTINGS = ("model.decode", "model.compare_decodes")
+EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol", *DECODE_SETTINGS)
 # settings whose saved value may be null
 NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file", f"protocol.{EVAL_USERS}")
 
@@ -104,8 +107,8 @@ def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
         key, sep, value = override.partition("=")
         if not sep or not key.startswith(EDITABLE):
             raise ConfigError(
-                f"{override!r}: only eval.*, protocol and protocol.* overrides (key=value) change a "
-                f"re-evaluation"
+                f"{override!r}: only eval.*, protocol, protocol.* and a generative model's "
+                f"{', '.join(DECODE_SETTINGS)} overrides (key=value) change a re-evaluation"
             )
         if key == "protocol":
             _switch_protocol(cfg, value)
