@@ -16,9 +16,11 @@ done
 cp -r "$OUT"/ml100k_* outputs/reports016/ml100k/
 # Seed-level tests against SASRec for the models with 3 seeds (as run: HSTU, in a folder of its own with
 # SASRec's runs, since the report refuses a comparison with fewer seeds); the table for all.
-python -m llmrec.report outputs/reports016/beauty                # -> report_beauty/
-mkdir -p outputs/reports016/hstu && cp -r outputs/reports016/beauty/beauty_{hstu,sasrec}_s* outputs/reports016/hstu/
-python -m llmrec.report outputs/reports016/hstu --baseline sasrec --significance-metrics ndcg_10 hr_10  # -> report_hstu/
+python -m llmrec.report outputs/reports016/beauty --baseline sasrec --significance-metrics ndcg_10 hr_10  # -> report_beauty/
+# TIGER beam vs exact on Beauty: seed 0 re-evaluated on 1,000 test users (-> gap_beauty_tiger_s0_1000users.json)
+python -m llmrec.evaluate run_dir="$OUT"/beauty_tiger_s0 name=gap_1000 model.compare_decodes=true protocol.eval_users=1000
+# (no separate HSTU folder any more)
+# (session 29: HSTU alone in a folder with SASRec; session 30: every model has 3 seeds, one report)
 python -m llmrec.report outputs/reports016/ml100k                # -> report_ml100k/ (with the beam-vs-exact table)
 # This study's own runs only (SASRec's are 013's, in 013's runs_converged/).
 python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full016 \
