@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-
-#: The exit code of every command-line tool for a user error (bad input, impossible value).
-USER_ERROR = 2
-
 
 class LlmrecError(Exception):
     """A problem with the user's input (files, config values), reported without a traceback."""
@@ -19,16 +13,3 @@ class DataError(LlmrecError):
 
 class ConfigError(LlmrecError):
     """A config value is impossible (negative size, unknown option, ...)."""
-
-
-def run_command(action: Callable[[], str | None], end: str = "\n") -> int:
-    """Run one command-line action and print what it returns (nothing for None): a user error ends as
-    one line on stderr and exit code :data:`USER_ERROR`, with no traceback."""
-    try:
-        output = action()
-    except LlmrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USER_ERROR
-    if output is not None:
-        print(output, end=end)
-    return 0

@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from pathlib import Path
 
-    from llmrec.errors import run_command
+    from llmrec.cli import run_command
     from llmrec.report.tables import format_run_table
     from llmrec.run.reevaluate import reevaluate
 

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import optuna
 
-    from llmrec.errors import run_command
+    from llmrec.cli import run_command
     from llmrec.run.tune import tune
     from llmrec.run.tune_settings import parse_args
 

@@ -16,11 +16,12 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
 
+from llmrec.cli import run_command
 from llmrec.configs import config_dir
 from llmrec.data.cache import load_sequence_data, write_stats
 from llmrec.data.download import fetch, plan_for
 from llmrec.data.stats import dataset_stats, format_stats
-from llmrec.errors import LlmrecError, run_command
+from llmrec.errors import LlmrecError
 
 
 def compose_dataset(name: str, overrides: list[str]) -> Any:

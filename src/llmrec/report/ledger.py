@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmrec.errors import LlmrecError, run_command
+from llmrec.cli import run_command
+from llmrec.errors import LlmrecError
 from llmrec.report.names import model_label
 from llmrec.report.published import Figure, load_published
 from llmrec.report.rankings import Cell, protocol_name, seed_cell

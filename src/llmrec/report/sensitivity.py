@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.errors import LlmrecError, run_command
+from llmrec.cli import run_command
+from llmrec.errors import LlmrecError
 from llmrec.report.rankings import Cell, DatasetTable, sensitivity_tables
 from llmrec.report.runs import collect
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmrec.errors import run_command
+from llmrec.cli import run_command
 from llmrec.report.corrections import CORRECTIONS
 from llmrec.report.plots import plot_accuracy_vs_time, plot_metric_bars
 from llmrec.report.rows import summarize

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from hydra.errors import InstantiationException
 
-from llmrec.errors import LlmrecError, run_command
+from llmrec.cli import run_command
+from llmrec.errors import LlmrecError
 from llmrec.semantic_ids.cache import read_stats
 from llmrec.semantic_ids.stats import format_stats
 
