@@ -97,6 +97,14 @@ def test_stage_nodes_are_not_constructor_arguments(tmp_path: Path) -> None:
     assert build_model(cfg, 10, 6).num_items == 10  # E4SRec takes no stage1/stage2/stages arguments
 
 
+def test_stages_turned_off_run_none_and_build_the_model(tmp_path: Path) -> None:
+    # model.stages=[] (an E4SRec on a random ID table, an ablation) used to hand stage1 to the constructor
+    cfg = compose_config(["model=e4srec", "debug=tiny", "model.stages=[]"], tmp_path)
+    run_stages(cfg, tmp_path)  # no_nested_run would fail if a stage ran
+    assert cfg.model.id_embeddings is None and not (tmp_path / "run").exists()
+    assert build_model(cfg, 10, 6).num_items == 10
+
+
 def test_the_stage1_sasrec_is_composed_from_the_config(tmp_path: Path) -> None:
     overrides = ["model=e4srec", "debug=tiny", "model.id_dim=16", "model.stage1.model.dropout=0.2"]
     cfg = compose_config([*overrides, "model.stage1.trainer.max_epochs=7"], tmp_path)

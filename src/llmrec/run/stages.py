@@ -78,7 +78,7 @@ def declared_stages(model: Mapping[str, Any]) -> list[str]:
     for name in names:
         node = model.get(name) if isinstance(name, str) else None
         fills = node.get("fills") if isinstance(node, Mapping) else None
-        if not isinstance(node, Mapping) or "_target_" not in node or not isinstance(fills, str):
+        if not _is_stage_node(node):
             raise ConfigError(
                 f"model.stages lists {name!r}: it must name a node of model with a _target_ (the stage) and "
                 "fills (the model key the stage sets)"
@@ -88,9 +88,17 @@ def declared_stages(model: Mapping[str, Any]) -> list[str]:
     return [str(name) for name in names]
 
 
+def _is_stage_node(value: Any) -> bool:
+    return isinstance(value, Mapping) and "_target_" in value and isinstance(value.get("fills"), str)
+
+
 def pop_stages(node: dict[str, Any]) -> None:
-    """Remove ``stages`` and the nodes it names from a model's constructor arguments."""
-    for name in declared_stages(node):
+    """Remove ``stages`` and every stage node from a model's constructor arguments.
+
+    A stage node the user left out of ``stages`` (``model.stages=[]``) is removed too: it is still a stage,
+    not a constructor argument."""
+    declared_stages(node)  # a malformed list is reported here, before the model is built
+    for name in [key for key, value in node.items() if _is_stage_node(value)]:
         del node[name]
     node.pop("stages", None)
 
