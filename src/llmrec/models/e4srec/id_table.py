@@ -74,3 +74,11 @@ def check_same_dataset(source: str, fingerprint: str) -> None:
             f"run uses {fingerprint}: item ids would not match; train SASRec on this dataset or set "
             "model.id_embeddings=null"
         )
+
+
+def placeholder_id_table(num_items: int, id_dim: int) -> Tensor:
+    """(N+1, d) random rows (fixed seed) for a model built without stage 1 (tests, direct use)."""
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(num_items + 1, id_dim, generator=generator)
+    table[0] = 0
+    return table

@@ -60,9 +60,9 @@ from llmrec.data.batch import SeqBatch, trim_left_padding
 from llmrec.errors import ConfigError
 from llmrec.io import write_bytes_atomic
 from llmrec.models.base import SequentialRecommender, check_train_targets
-from llmrec.models.e4srec.id_table import load_id_table
+from llmrec.models.e4srec.id_table import load_id_table, placeholder_id_table
 from llmrec.models.e4srec.instruct import merged_backbone, read_vocab
-from llmrec.models.e4srec.prompts import PREFIX, SUFFIX
+from llmrec.models.e4srec.prompts import PREFIX, SUFFIX, move_padding_left, prompt_positions
 from llmrec.models.layers.adapters import load_adapters
 from llmrec.models.layers.examples import cap_examples
 from llmrec.models.layers.llm import LLMSpec, apply_lora, freeze
@@ -75,26 +75,6 @@ ID_TABLE = "id_table"
 # through the input projection, so the first scores are h . W_in e_i (an llmrec option for the diagnosis)
 ITEM_PROJ_INITS = ("random", "id_table")
 VOCAB_FILE = "vocab.json"
-
-
-def placeholder_id_table(num_items: int, id_dim: int) -> Tensor:
-    """(N+1, d) random rows (fixed seed) for a model built without stage 1 (tests, direct use)."""
-    generator = torch.Generator().manual_seed(0)
-    table = torch.randn(num_items + 1, id_dim, generator=generator)
-    table[0] = 0
-    return table
-
-
-def prompt_positions(mask: Tensor) -> Tensor:
-    """Position ids counted from each row's first real token; padding gets 0 (it is masked anyway)."""
-    return (mask.long().cumsum(dim=1) - 1).clamp(min=0)
-
-
-def move_padding_left(embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Reorder each row so its masked positions come first and real ones keep their order."""
-    order = torch.argsort(mask.int(), dim=1, stable=True)  # (B, T): padding (0) first
-    embeds = torch.gather(embeds, 1, order[..., None].expand_as(embeds))
-    return embeds, torch.gather(mask, 1, order)
 
 
 def projections(id_dim: int, hidden: int, num_items: int) -> tuple[nn.Linear, nn.Linear]:
