@@ -158,6 +158,17 @@ def test_best_setting_is_rerun_over_the_seeds(tmp_path: Path) -> None:
     assert written["cost"]["trials"] == 1 and written["cost"]["mean_seconds"] > 0.0
 
 
+def test_trials_take_their_own_epoch_cap_and_the_best_its_full_budget(tmp_path: Path) -> None:
+    space = space_file(tmp_path, "model.lr: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}\n")
+    args = ("model=sasrec", "trainer.max_epochs=2", "callbacks=none")
+    content = tune(settings(tmp_path, *args, trials=2, seeds=(0,), space=space, trial_epochs=1))
+    assert [row["epochs"] for row in content["trials"]] == [1, 1] and content["trial_max_epochs"] == 1
+    results = json.loads((Path(content["seeds"][0]["dir"]) / "results.json").read_text())
+    assert results["timings"]["epochs"] == 2  # the re-run of the best trains the run's own budget
+    with pytest.raises(ConfigError, match="trial_epochs 1"):  # a resumed study keeps its trial cap
+        open_study(prepare(settings(tmp_path, *args, trials=2, space=space)))
+
+
 @pytest.mark.bad_input
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -165,6 +176,7 @@ def test_best_setting_is_rerun_over_the_seeds(tmp_path: Path) -> None:
         (["tune.trials=0"], "tune.trials must be a positive integer, got '0'"),
         (["tune.seeds=0"], "tune.seeds must be a positive integer, got '0'"),
         (["tune.seed_list=[1,1]"], "tune.seed_list must list distinct seeds"),
+        (["tune.trial_epochs=-1"], "tune.trial_epochs must be an integer >= 0, got '-1'"),
         (["tune.trails=5"], "unknown tuner setting tune.trails"),
         (["model=sasrec", "tune.space=nope"], "no search space 'nope'"),
     ],

@@ -128,6 +128,7 @@ def summary(job: TuneJob, study: optuna.Study) -> dict[str, Any]:
         ),
         "overrides": list(settings.overrides),
         "run_budget": run_budget(job.cfg),
+        "trial_max_epochs": settings.trial_epochs or job.cfg.trainer.get("max_epochs"),
         "trials": rows,
         "cost": cost(rows),
     }

@@ -18,6 +18,7 @@ DEFAULTS = {
     "prune": "true",
     "prune_startup": "5",
     "prune_warmup": "2",
+    "trial_epochs": "0",
 }
 
 
@@ -25,7 +26,9 @@ DEFAULTS = {
 class TuneSettings:
     """``trials``: the study's budget (the same for every model); ``seeds``: seeds the best trial is run
     again with; ``space``/``dir``: empty for the defaults (the model's name, outputs/tune/<model>_<dataset>);
-    pruning by a median pruner after ``prune_startup`` trials and ``prune_warmup`` validated epochs."""
+    pruning by a median pruner after ``prune_startup`` trials and ``prune_warmup`` validated epochs;
+    ``trial_epochs``: each trial's epoch cap (0: the run's ``trainer.max_epochs``, as the re-runs), a
+    smaller search budget than the final runs', the same for every model of a comparison."""
 
     trials: int = 20
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -35,6 +38,7 @@ class TuneSettings:
     prune: bool = True
     prune_startup: int = 5
     prune_warmup: int = 2
+    trial_epochs: int = 0
     overrides: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -95,5 +99,6 @@ def parse_args(argv: Sequence[str]) -> TuneSettings:
         prune=_bool(raw["prune"], "prune"),
         prune_startup=_int(raw["prune_startup"], "prune_startup", 0),
         prune_warmup=_int(raw["prune_warmup"], "prune_warmup", 0),
+        trial_epochs=_int(raw["trial_epochs"], "trial_epochs", 0),
         overrides=tuple(overrides),
     )

@@ -105,7 +105,12 @@ def open_study(job: TuneJob) -> optuna.Study:
         pruner=_pruner(job),
         load_if_exists=True,
     )
-    identity = {"space": job.space.params, "overrides": list(job.settings.overrides)}
+    # trial_epochs None (the run's own cap) is what a study stored before the setting existed holds
+    identity = {
+        "space": job.space.params,
+        "overrides": list(job.settings.overrides),
+        "trial_epochs": job.settings.trial_epochs or None,
+    }
     stored = {key: study.user_attrs.get(key) for key in identity}
     if not study.trials and stored["space"] is None:
         for key, value in identity.items():
@@ -113,8 +118,9 @@ def open_study(job: TuneJob) -> optuna.Study:
     elif stored != identity:
         raise ConfigError(
             f"{job.folder / 'study.db'} holds study {job.study_name} tuned with space {stored['space']} and "
-            f"overrides {stored['overrides']}; this run asks for {identity['space']} with "
-            f"{identity['overrides']}: give another tune.dir or the same arguments"
+            f"overrides {stored['overrides']} (trial_epochs {stored['trial_epochs']}); this run asks for "
+            f"{identity['space']} with {identity['overrides']} (trial_epochs {identity['trial_epochs']}): "
+            "give another tune.dir or the same arguments"
         )
     _recover_interrupted(study, job.space)
     if study.trials:
@@ -146,6 +152,8 @@ def _one_trial(job: TuneJob, study: optuna.Study) -> optuna.trial.FrozenTrial:
     state, value, error = TrialState.COMPLETE, None, None
     try:
         cfg = apply_params(job.cfg, job.space.suggest(trial))
+        if job.settings.trial_epochs:
+            cfg.trainer.max_epochs = job.settings.trial_epochs
         value = run_trial(cfg, trial, trial_dir, prune=job.settings.prune)
         if value != value:  # NaN
             state, error = TrialState.FAIL, f"{job.cfg.eval.monitor} is NaN"
