@@ -17,6 +17,7 @@ median of ``--repeats`` passes over the users (under a second each); beam search
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import resource
 import statistics
@@ -115,6 +116,16 @@ def users_per_second(
     return len(rows) / seconds, seconds
 
 
+def append_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    """Add the speed rows to ``path`` (the ledger's claims read it), the header once."""
+    new_file = not path.is_file()
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        if new_file:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
 def speed_table(args: argparse.Namespace, cache: Path) -> str:
     cfg = _config(cache, f"dataset={args.dataset}")
     data, _ = load_sequence_data(instantiate(cfg.dataset.source), int(cfg.dataset.k_core), cache / "data")
@@ -134,9 +145,19 @@ def speed_table(args: argparse.Namespace, cache: Path) -> str:
         lite = name == "Lite-LLM4Rec"
         batch, repeats = (args.batch, args.repeats) if lite else (args.prompt_batch, 1)
         measured[name] = (batch, *users_per_second(model, inputs, batch, repeats))
-    reference = measured[next(n for n in measured if n.startswith("LLMSeqPrompt"))][1]
+    reference_name = next(n for n in measured if n.startswith("LLMSeqPrompt"))
+    reference = measured[reference_name][1]
+    rows = []
     for name, (batch, speed, seconds) in measured.items():
         lines.append(f"| {name} | {batch} | {seconds:.2f} | {speed:.1f} | {speed / reference:.1f}x |")
+        rows.append(
+            {"dataset": args.dataset, "items": data.num_items, "users": len(inputs), "model": name}
+            | {"backbone": f"{args.size} LLaMA", "device": args.device, "batch": batch, "seconds": seconds}
+            | {"users_per_s": speed, "reference": reference_name, "reference_users_per_s": reference}
+            | {"speedup": speed / reference}
+        )
+    if args.csv is not None:
+        append_csv(args.csv, rows)
     lite = built["Lite-LLM4Rec"]
     lines.append("")
     lines.append(
@@ -200,6 +221,7 @@ def main() -> None:
     parser.add_argument("--beauty-root", default="/work/shared/data/amazon-beauty")
     parser.add_argument("--max-tokens", type=int, default=32, help="ItemLLM tokens per item text")
     parser.add_argument("--skip-catalog", action="store_true", help="only the speed table")
+    parser.add_argument("--csv", type=Path, default=None, help="also append the speed rows to this CSV")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_grad_enabled(False)

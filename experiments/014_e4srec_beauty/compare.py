@@ -1,9 +1,10 @@
 """014's comparisons, which cross sample schemas (E4SRec trains on each user's last 50 targets, its stage-1
 SASRec on tiled windows), so ``python -m llmrec.report`` would refuse them as one report: the same seed-level
 tests (llmrec.report.stats.compare_seeds: seeds as the unit, users nested) on the same evaluated users, Holm
-over every comparison and metric of the table. Prints Markdown.
+over every comparison and metric of the table. Prints Markdown; with a second argument, also writes the rows
+in the columns of a report's report_significance.csv (the ledger's claims read them).
 
-    python experiments/014_e4srec_beauty/compare.py <run folder root>
+    python experiments/014_e4srec_beauty/compare.py <run folder root> [significance.csv]
 
 Expects under the root, per seed s: e4srec_minilm_table_start_s<s>, sasrec_last_targets_s<s> and
 stage1_sasrec_loo_s<s>, each with evaluations/{loo5000 (stage 1 only), sampled5000}/results.json: the
@@ -12,6 +13,7 @@ stage-1 runs ranked every user during training, so their loo figure on the 5,000
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -32,6 +34,8 @@ COMPARISONS = [
     ("E4SRec (MiniLM, table start)", "SASRec on E4SRec's samples"),
 ]
 METRICS = ("ndcg_10", "hr_10")
+PROTOCOLS = ("loo (5,000 users)", "sampled 1 + 99 (5,000 users)")
+ALPHA = 0.05
 
 
 def runs(root: Path, label: str, protocol: int) -> list[dict[str, Any]]:
@@ -40,9 +44,28 @@ def runs(root: Path, label: str, protocol: int) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) | {"path": str(path.parent)} for path in paths]
 
 
-def main(root: Path) -> None:
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """The rows as a report's significance table: the same column names, Holm within this table."""
+    columns = ["model", "dataset", "protocol", "baseline", "metric", "seeds", "baseline_seeds", "users"]
+    columns += ["mean", "std", "baseline_mean", "baseline_std", "diff", "rel_diff", "t_ci_low", "t_ci_high"]
+    columns += ["p", "p_adj", "correction", "alpha", "verdict"]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            verdict = (
+                "not significant" if not row["p_holm"] < ALPHA else ("better" if row["diff"] > 0 else "worse")
+            )
+            writer.writerow(
+                row
+                | {"dataset": "beauty", "p_adj": row["p_holm"], "correction": "holm", "alpha": ALPHA}
+                | {"verdict": verdict}
+            )
+
+
+def main(root: Path, significance_csv: Path | None) -> None:
     rows = []
-    for protocol, name in enumerate(("loo (5,000 users)", "sampled 1 + 99 (5,000 users)")):
+    for protocol, name in enumerate(PROTOCOLS):
         for model, baseline in COMPARISONS:
             for metric in METRICS:
                 xa, _ = seed_matrix(runs(root, model, protocol), metric)
@@ -62,6 +85,9 @@ def main(root: Path) -> None:
             f"| {r['p_holm']:.2g} |"
         )
 
+    if significance_csv is not None:
+        write_csv(rows, significance_csv)
+
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -12,8 +12,11 @@ python -m llmrec.report $OUT --baseline sasrec
 python experiments/014_e4srec_beauty/strip.py $OUT experiments/015_lite_llm4rec/runs
 # 3. Inference: Lite-LLM4Rec's projection head against LLMSeqPrompt's beam search, same users, LLaMA
 #    backbones of the same size (random weights: cost does not depend on them), quiet machine.
+#    speed.csv (the ledger's claims read it) holds the rows of the last run.
+rm -f experiments/015_lite_llm4rec/speed.csv
 for dataset in toys ml1m; do
-  flock /tmp/llmrec-cpu.lock python benchmarks/lite_llm4rec_speed.py --dataset $dataset --users 64 --skip-catalog
+  flock /tmp/llmrec-cpu.lock python benchmarks/lite_llm4rec_speed.py --dataset $dataset --users 256 --skip-catalog \
+    --csv experiments/015_lite_llm4rec/speed.csv
 done
 # Not run here (2 CPU cores): LLMSeqPrompt's accuracy on these datasets (beam search over ~6,000 and ~19,400
 # users per split), and Lite-LLM4Rec with full traversal (every position a Rec-LLM row: hours an epoch on ML-1M):

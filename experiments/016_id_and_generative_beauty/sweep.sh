@@ -30,5 +30,5 @@ python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full0
 python -m llmrec.report.ledger --runs experiments/011_protocol_sensitivity/runs/ml100k \
   experiments/011_protocol_sensitivity/runs/beauty_006_recompare experiments/013_harte_beauty/runs \
   experiments/013_harte_beauty/runs_converged $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v stage1_sasrec) \
-  experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs --relative-to . \
-  --out experiments/LEDGER.md
+  experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs experiments/017_equal_tuning/runs \
+  --claims experiments/claims.yaml --relative-to . --out experiments/LEDGER.md

@@ -1,7 +1,8 @@
 """The reproduction ledger: each published figure beside llmrec's own number for it.
 
     python -m llmrec.report.ledger [--published experiments/published.yaml] [--runs DIR ...]
-                                   [--relative-to ROOT] [--out experiments/LEDGER.md]
+                                   [--claims experiments/claims.yaml] [--relative-to ROOT]
+                                   [--out experiments/LEDGER.md]
 
 For every figure of the published YAML (:mod:`llmrec.report.published`): llmrec's runs of the same dataset and
 model label under the paper's protocol, and under llmrec's main protocol (loo), each group of runs as mean ±
@@ -9,6 +10,11 @@ sample std over seeds with the number of seeds, its data fingerprint, a summary 
 commit; "no run" where there is none. The file is a pure function of its inputs: sorted, no timestamps, run
 folders relative to ``--relative-to`` (default: each ``--runs`` folder, named by its last component), so the
 same files regenerate it byte for byte.
+
+With ``--claims`` (:mod:`llmrec.report.claims`) it also lists the papers' claims (a model better than a
+baseline, faster than beam search), each beside llmrec's seed-level test of it, read from the studies'
+``report_significance.csv`` and benchmark tables (paths relative to ``--relative-to``, default the folder
+the command runs in).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 
 from llmrec.cli import run_command
 from llmrec.errors import LlmrecError
+from llmrec.report.claims import Claim, claim_lines, load_claims
 from llmrec.report.names import model_label
 from llmrec.report.published import Figure, load_published
 from llmrec.report.rankings import Cell, protocol_name, seed_cell
@@ -187,8 +194,28 @@ def _header(published: str, sources: Sequence[str]) -> list[str]:
     ]
 
 
+def _claims_section(claims: Sequence[Claim], root: Path) -> list[str]:
+    if not claims:
+        return []
+    return [
+        "",
+        "## Claims",
+        "",
+        "Each paper's claim beside llmrec's test of it: the seed-level test of the study's report (seeds as "
+        "the unit, users nested, corrected within the report), or a benchmark's speed table. A claim holds "
+        "where the corrected verdict is the claimed direction.",
+        "",
+        *claim_lines(list(claims), root),
+    ]
+
+
 def render_ledger(
-    figures: list[Figure], runs: list[dict[str, Any]], published: str, sources: Sequence[str]
+    figures: list[Figure],
+    runs: list[dict[str, Any]],
+    published: str,
+    sources: Sequence[str],
+    claims: Sequence[Claim] = (),
+    root: Path = Path("."),
 ) -> str:
     lines = _header(published, sources)
     sections = []
@@ -200,7 +227,7 @@ def render_ledger(
             f"{_format_groups(found[MAIN_PROTOCOL])} |"
         )
         sections += _figure_section(figure, found)
-    return "\n".join([*lines, "", "## Figures", *sections]) + "\n"
+    return "\n".join([*lines, *_claims_section(claims, root), "", "## Figures", *sections]) + "\n"
 
 
 def _source_name(directory: Path, root: Path | None) -> str:
@@ -214,11 +241,19 @@ def _source_name(directory: Path, root: Path | None) -> str:
         ) from None
 
 
-def write_ledger(published: Path, directories: Sequence[Path], out: Path, root: Path | None = None) -> str:
+def write_ledger(
+    published: Path,
+    directories: Sequence[Path],
+    out: Path,
+    root: Path | None = None,
+    claims: Path | None = None,
+) -> str:
     figures = load_published(published)
+    listed = load_claims(claims) if claims is not None else []
     runs = load_runs(directories, root)
     shown = published.name if published.is_absolute() else published.as_posix()
-    markdown = render_ledger(figures, runs, shown, [_source_name(d, root) for d in directories])
+    sources = [_source_name(d, root) for d in directories]
+    markdown = render_ledger(figures, runs, shown, sources, listed, root or Path("."))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown, encoding="utf-8")
     return markdown
@@ -233,11 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--published", type=Path, default=Path("experiments/published.yaml"))
     parser.add_argument("--runs", type=Path, nargs="*", default=[], help="run or multirun output folders")
     parser.add_argument("--relative-to", type=Path, default=None, help="root that run folders are named from")
+    parser.add_argument("--claims", type=Path, default=None, help="YAML of the papers' claims to list")
     parser.add_argument("--out", type=Path, default=Path("experiments/LEDGER.md"))
     args = parser.parse_args(argv)
 
     def write() -> str:
-        write_ledger(args.published, args.runs, args.out, args.relative_to)
+        write_ledger(args.published, args.runs, args.out, args.relative_to, args.claims)
         return f"wrote {args.out}"
 
     return run_command(write)

@@ -79,15 +79,21 @@ def _figure(entry: Any, where: str) -> Figure:
     return Figure(**fields, value=float(value), also_models=tuple(label.strip() for label in also))
 
 
-def load_published(path: Path) -> list[Figure]:
-    """The figures of ``path``, sorted by dataset, model, metric, paper."""
+def load_entries(path: Path, kind: str, option: str) -> list[Any]:
+    """The non-empty YAML list of ``path`` (``kind``: what it lists, ``option``: the flag that names it)."""
     if not path.is_file():
-        raise LlmrecError(f"{path} not found; give the YAML of published figures with --published PATH")
+        raise LlmrecError(f"{path} not found; give the YAML of {kind} with {option} PATH")
     try:
         entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise LlmrecError(f"{path} is not valid YAML ({error})") from None
     if not isinstance(entries, list) or not entries:
-        raise LlmrecError(f"{path} must hold a non-empty list of figures (`- paper: ...` entries)")
+        raise LlmrecError(f"{path} must hold a non-empty list of {kind} (`- paper: ...` entries)")
+    return entries
+
+
+def load_published(path: Path) -> list[Figure]:
+    """The figures of ``path``, sorted by dataset, model, metric, paper."""
+    entries = load_entries(path, "published figures", "--published")
     figures = [_figure(entry, f"{path} entry {i + 1}") for i, entry in enumerate(entries)]
     return sorted(figures, key=Figure.sort_key)
