@@ -31,7 +31,7 @@ for seed in 0 1 2; do
     allow_code_change=true
 done
 # 4. The seed-level tests (Holm over the table) and the runs' stripped copies committed in runs/.
-python experiments/014_e4srec_beauty/compare.py $OUT
+python experiments/014_e4srec_beauty/compare.py $OUT experiments/014_e4srec_beauty/report_significance.csv
 python experiments/014_e4srec_beauty/strip.py $OUT experiments/014_e4srec_beauty/runs
 # Not run here (2 CPU cores): the official random start of the item projection (jobs.sh's last three lines),
 # and the full version for a GPU: every user, the 3 official epochs (3 x 128,031 examples), both starts:
