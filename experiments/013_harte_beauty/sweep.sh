@@ -20,10 +20,13 @@ python experiments/013_harte_beauty/collect.py $OUT outputs/tune013 outputs/repo
 for protocol in loo user_holdout_random; do
   python -m llmrec.report outputs/reports013/$protocol --baseline sasrec  # its report.* files copied here
 done
-# 4. Part 2: SASRec and LLM2SASRec to convergence over 5 seeds (loo), one worker of one thread, then the
-#    report and the stripped copies (runs_converged/).
+# 4. Part 2: SASRec and LLM2SASRec to convergence over 5 seeds, loo (session 29: one worker of one thread) and
+#    user_holdout_random (session 32: two workers of one thread), then a report per protocol and the stripped
+#    copies (runs_converged/<protocol>/).
 OUT=outputs/sweeps/013_harte_beauty_converged bash experiments/013_harte_beauty/jobs_converged.sh \
-  | bash experiments/013_harte_beauty/run_jobs.sh 1
-python -m llmrec.report outputs/sweeps/013_harte_beauty_converged --baseline sasrec  # -> report_converged/
+  | bash experiments/013_harte_beauty/run_jobs.sh 2
 python experiments/013_harte_beauty/collect.py outputs/sweeps/013_harte_beauty_converged /nonexistent \
   outputs/reports013_converged experiments/013_harte_beauty/runs_converged
+python -m llmrec.report outputs/reports013_converged/loo --baseline sasrec --significance-metrics ndcg_10 hr_10
+python -m llmrec.report outputs/reports013_converged/user_holdout --baseline sasrec \
+  --significance-metrics ndcg_10 hr_10  # report.* copied to report_converged/ and report_converged_user_holdout/

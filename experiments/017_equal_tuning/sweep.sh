@@ -1,0 +1,47 @@
+#!/bin/bash
+# 017: Harte et al.'s first claim (LLM2SASRec > SASRec) on Beauty under equal tuning. Each model gets the same
+# Optuna study: 8 TPE trials (sampler seed 0: all 8 fall in TPE's random start-up, so both models try the same
+# 8 points) over space.yaml, each trial trained on train and scored on validation NDCG@10 only, with early
+# stopping (patience 3) and median pruning after 3 trials; the best trial is then trained again over seeds 0-4
+# to convergence (early stopping on validation, patience 3, cap 40: 013 part 2's budget) and tested.
+#   part 1 (OUT1): trials capped at 8 epochs (tune.trial_epochs=8), the cheap search;
+#   part 2 (OUT2): trials trained like the final runs (to convergence, cap 40), so the search is not biased
+#                  towards settings that learn fast.
+# Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
+# finished seeds. As run (session 32): the two models' studies side by side, one thread each, under the CPU lock.
+export LLMREC_DATA_DIR=../shared/data
+OUT1=${OUT1:-outputs/sweeps/017_equal_tuning}
+OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}
+HERE=experiments/017_equal_tuning
+
+study() {  # <out dir> [extra tune overrides]
+  out=$1; shift
+  mkdir -p "$out"
+  for model in sasrec llm2sasrec; do
+    OMP_NUM_THREADS=1 python -m llmrec.tune model=$model dataset=beauty protocol=loo \
+      tune.space=$HERE/space.yaml tune.trials=8 "$@" tune.prune_startup=3 tune.prune_warmup=2 tune.seeds=5 \
+      tune.dir="$out/$model" trainer.max_epochs=40 callbacks.early_stopping.patience=3 \
+      trainer.enable_progress_bar=false > "$out/$model.log" 2>&1 &
+  done
+  wait
+}
+
+# Seed-level tests of the best settings (two-level t-test, seeds then users; Holm over the two metrics): the
+# report reads every results.json below the folder, i.e. the best re-runs only (trials write none). Then copies
+# for the repository: the report, the seeds' results.json without per-user ranks or checkpoint paths, and
+# tuning.json with the paths made relative to the study's folder.
+report() {  # <out dir> <part name>
+  out=$1; part=$2
+  python -m llmrec.report "$out" --baseline sasrec --significance-metrics ndcg_10 hr_10
+  mkdir -p "$HERE/report_$part"
+  cp "$out"/report.md "$out"/report_*.csv "$HERE/report_$part/"
+  python experiments/014_e4srec_beauty/strip.py "$out" "$HERE/runs/$part"
+  for model in sasrec llm2sasrec; do
+    sed "s#$(realpath "$out")/##g" "$out/$model/tuning.json" > "$HERE/runs/$part/$model/tuning.json"
+  done
+}
+
+study "$OUT1" tune.trial_epochs=8
+report "$OUT1" trial_cap8
+study "$OUT2"
+report "$OUT2" converged_trials
