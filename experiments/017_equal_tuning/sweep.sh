@@ -34,7 +34,7 @@ report() {  # <out dir> <part name>
   out=$1; part=$2
   python -m llmrec.report "$out" --baseline sasrec --significance-metrics ndcg_10 hr_10
   mkdir -p "$HERE/report_$part"
-  cp "$out"/report.md "$out"/report_*.csv "$HERE/report_$part/"
+  cp "$out"/report.md "$out"/report.csv "$out"/report_*.csv "$HERE/report_$part/"
   python experiments/014_e4srec_beauty/strip.py "$out" "$HERE/runs/$part"
   for model in sasrec llm2sasrec; do
     sed "s#$(realpath "$out")/##g" "$out/$model/tuning.json" > "$HERE/runs/$part/$model/tuning.json"
