@@ -26,9 +26,10 @@ python -m llmrec.report outputs/reports016/ml100k                # -> report_ml1
 python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full016 \
   experiments/016_id_and_generative_beauty/runs
 # The ledger, from every study's committed runs (014's stage-1 SASRec left out: the same setting and seeds as
-# 013's converged SASRec, which the ledger counts once).
+# 013's converged SASRec, which the ledger counts once; 017's part 2 left out: its re-runs are part 1's setting
+# and seeds, identical results).
 python -m llmrec.report.ledger --runs experiments/011_protocol_sensitivity/runs/ml100k \
   experiments/011_protocol_sensitivity/runs/beauty_006_recompare experiments/013_harte_beauty/runs \
   experiments/013_harte_beauty/runs_converged $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v stage1_sasrec) \
-  experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs experiments/017_equal_tuning/runs \
+  experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs experiments/017_equal_tuning/runs/trial_cap8 \
   --claims experiments/claims.yaml --relative-to . --out experiments/LEDGER.md
