@@ -6,19 +6,21 @@
 # to convergence (early stopping on validation, patience 3, cap 40: 013 part 2's budget) and tested.
 #   part 1 (OUT1): trials capped at 8 epochs (tune.trial_epochs=8), the cheap search;
 #   part 2 (OUT2): trials trained like the final runs (to convergence, cap 40), so the search is not biased
-#                  towards settings that learn fast.
+#                  towards settings that learn fast;
+#   part 3 (OUT3): part 1 under the paper's held-out users (user_holdout_random), tuned on its validation users.
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
 # finished seeds. As run (session 32): the two models' studies side by side, one thread each, under the CPU lock.
 export LLMREC_DATA_DIR=../shared/data
 OUT1=${OUT1:-outputs/sweeps/017_equal_tuning}
 OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}
+OUT3=${OUT3:-outputs/sweeps/017_equal_tuning_user_holdout}
 HERE=experiments/017_equal_tuning
 
-study() {  # <out dir> [extra tune overrides]
-  out=$1; shift
+study() {  # <out dir> <protocol> [extra tune overrides]
+  out=$1; protocol=$2; shift 2
   mkdir -p "$out"
   for model in sasrec llm2sasrec; do
-    OMP_NUM_THREADS=1 python -m llmrec.tune model=$model dataset=beauty protocol=loo \
+    OMP_NUM_THREADS=1 python -m llmrec.tune model=$model dataset=beauty protocol=$protocol \
       tune.space=$HERE/space.yaml tune.trials=8 "$@" tune.prune_startup=3 tune.prune_warmup=2 tune.seeds=5 \
       tune.dir="$out/$model" trainer.max_epochs=40 callbacks.early_stopping.patience=3 \
       trainer.enable_progress_bar=false > "$out/$model.log" 2>&1 &
@@ -41,7 +43,9 @@ report() {  # <out dir> <part name>
   done
 }
 
-study "$OUT1" tune.trial_epochs=8
+study "$OUT1" loo tune.trial_epochs=8
 report "$OUT1" trial_cap8
-study "$OUT2"
+study "$OUT2" loo
 report "$OUT2" converged_trials
+study "$OUT3" user_holdout_random tune.trial_epochs=8
+report "$OUT3" user_holdout
