@@ -4,18 +4,21 @@ tests (llmrec.report.stats.compare_seeds: seeds as the unit, users nested) on th
 over every comparison and metric of the table. Prints Markdown; with a second argument, also writes the rows
 in the columns of a report's report_significance.csv (the ledger's claims read them).
 
-    python experiments/014_e4srec_beauty/compare.py <run folder root> [significance.csv]
+    python experiments/014_e4srec_beauty/compare.py <run folder root> [significance.csv] [--part gpu]
 
-Expects under the root, per seed s: e4srec_minilm_table_start_s<s>, sasrec_last_targets_s<s> and
-stage1_sasrec_loo_s<s>, each with evaluations/{loo5000 (stage 1 only), sampled5000}/results.json: the
-stage-1 runs ranked every user during training, so their loo figure on the 5,000 users is a re-evaluation.
+Part 1 (cpu, the default) expects under the root, per seed s: e4srec_minilm_table_start_s<s>,
+sasrec_last_targets_s<s> and stage1_sasrec_loo_s<s>, each with evaluations/{loo5000 (stage 1 only),
+sampled5000}/results.json: the stage-1 runs ranked every user during training, so their loo figure on the
+5,000 users is a re-evaluation. Part 2 (gpu) expects e4srec_minilm_s<s>, sasrec_last_targets_s<s> and
+stage1_sasrec_loo_s<s>, each ranked over every user under loo (its own results.json) and re-evaluated under
+the sampled protocol (evaluations/sampled/results.json).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +27,33 @@ from llmrec.report.significance import seed_matrix
 from llmrec.report.stats import compare_seeds
 
 SEEDS = (0, 1, 2)
-MODELS = {  # label: (run folder prefix, loo results inside it, sampled results inside it)
-    "E4SRec (MiniLM, table start)": ("e4srec_minilm_table_start", ".", "evaluations/sampled5000"),
-    "SASRec on E4SRec's samples": ("sasrec_last_targets", ".", "evaluations/sampled5000"),
-    "stage-1 SASRec (its table)": ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
+E4SREC = {"cpu": "E4SRec (MiniLM, table start)", "gpu": "E4SRec (MiniLM, official recipe)"}
+MODELS = {  # part: {label: (run folder prefix, loo results inside it, sampled results inside it)}
+    "cpu": {
+        E4SREC["cpu"]: ("e4srec_minilm_table_start", ".", "evaluations/sampled5000"),
+        "SASRec on E4SRec's samples": ("sasrec_last_targets", ".", "evaluations/sampled5000"),
+        "stage-1 SASRec (its table)": ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
+    },
+    "gpu": {
+        E4SREC["gpu"]: ("e4srec_minilm", ".", "evaluations/sampled"),
+        "SASRec on E4SRec's samples": ("sasrec_last_targets", ".", "evaluations/sampled"),
+        "stage-1 SASRec (its table)": ("stage1_sasrec_loo", ".", "evaluations/sampled"),
+    },
 }
-COMPARISONS = [
-    ("E4SRec (MiniLM, table start)", "stage-1 SASRec (its table)"),
-    ("E4SRec (MiniLM, table start)", "SASRec on E4SRec's samples"),
-]
 METRICS = ("ndcg_10", "hr_10")
-PROTOCOLS = ("loo (5,000 users)", "sampled 1 + 99 (5,000 users)")
+PROTOCOLS = {
+    "cpu": ("loo (5,000 users)", "sampled 1 + 99 (5,000 users)"),
+    "gpu": ("loo (every user)", "sampled 1 + 99 (every user)"),
+}
 ALPHA = 0.05
 
 
-def runs(root: Path, label: str, protocol: int) -> list[dict[str, Any]]:
-    prefix, *inside = MODELS[label]
+def comparisons(part: str) -> list[tuple[str, str]]:
+    return [(E4SREC[part], "stage-1 SASRec (its table)"), (E4SREC[part], "SASRec on E4SRec's samples")]
+
+
+def runs(root: Path, part: str, label: str, protocol: int) -> list[dict[str, Any]]:
+    prefix, *inside = MODELS[part][label]
     paths = [root / f"{prefix}_s{seed}" / inside[protocol] / "results.json" for seed in SEEDS]
     return [json.loads(path.read_text()) | {"path": str(path.parent)} for path in paths]
 
@@ -63,13 +77,13 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
             )
 
 
-def main(root: Path, significance_csv: Path | None) -> None:
+def main(root: Path, significance_csv: Path | None, part: str) -> None:
     rows = []
-    for protocol, name in enumerate(PROTOCOLS):
-        for model, baseline in COMPARISONS:
+    for protocol, name in enumerate(PROTOCOLS[part]):
+        for model, baseline in comparisons(part):
             for metric in METRICS:
-                xa, _ = seed_matrix(runs(root, model, protocol), metric)
-                xb, _ = seed_matrix(runs(root, baseline, protocol), metric)
+                xa, _ = seed_matrix(runs(root, part, model, protocol), metric)
+                xb, _ = seed_matrix(runs(root, part, baseline, protocol), metric)
                 rows.append({"protocol": name, "model": model, "baseline": baseline, "metric": metric})
                 rows[-1] |= compare_seeds(xa, xb)
     for row, p_holm in zip(rows, adjust([row["p"] for row in rows], "holm"), strict=True):
@@ -90,4 +104,9 @@ def main(root: Path, significance_csv: Path | None) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("significance_csv", type=Path, nargs="?")
+    parser.add_argument("--part", choices=tuple(MODELS), default="cpu")
+    arguments = parser.parse_args()
+    main(arguments.root, arguments.significance_csv, arguments.part)

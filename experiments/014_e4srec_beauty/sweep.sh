@@ -33,7 +33,27 @@ done
 # 4. The seed-level tests (Holm over the table) and the runs' stripped copies committed in runs/.
 python experiments/014_e4srec_beauty/compare.py $OUT experiments/014_e4srec_beauty/report_significance.csv
 python experiments/014_e4srec_beauty/strip.py $OUT experiments/014_e4srec_beauty/runs
-# Not run here (2 CPU cores): the official random start of the item projection (jobs.sh's last three lines),
-# and the full version for a GPU: every user, the 3 official epochs (3 x 128,031 examples), both starts:
-#   python -m llmrec -m experiment=e4srec_paper llm@model.llm=minilm protocol=loo dataset=beauty seed=0,1,2 \
-#     model.item_proj_init=random,id_table hydra.sweep.dir=outputs/sweeps/014_e4srec_beauty_gpu
+# Part 2, the full version on a GPU (one lent H200, one 10-minute call): the official recipe as its authors run
+# it (random start of the item projection, the 3 epochs over every user's last 50 targets, 24,006 steps of 16
+# examples), seeds 0-2, each on its own stage-1 SASRec; SASRec on the same samples to convergence; every user
+# ranked under loo and under the sampled protocol. Run from the repository root with ../shared/data beside it.
+OUT=outputs/sweeps/014_e4srec_beauty_gpu
+# 1. Stage 1 here, as part 1's step 1 (CPU, to convergence).
+for seed in 0 1 2; do
+  python -m llmrec model=sasrec dataset=beauty seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=3 \
+    hydra.run.dir=$OUT/stage1_sasrec_loo_s$seed
+done
+# 2. The sampled protocol's candidates (drawn here, carried), stage 1's sampled figure, and .gpu/ to carry.
+for seed in 0 1 2; do
+  python -m llmrec.evaluate run_dir=$OUT/stage1_sasrec_loo_s$seed name=sampled protocol=sampled allow_code_change=true
+done
+OUT=$OUT bash experiments/014_e4srec_beauty/gpu_prepare.sh
+# 3. On the GPU machine (the device tool: command "bash experiments/014_e4srec_beauty/gpu_device.sh",
+#    carry [".gpu"], timeout 600 s); it returns runs.tgz (results.json files, configs; no checkpoints).
+#    Elsewhere: OUT=<folder to keep> bash experiments/014_e4srec_beauty/gpu_device.sh on any CUDA machine.
+# 4. Unpack, test, and commit the stripped copies.
+#   tar xzf <returned runs.tgz> -C $OUT
+python experiments/014_e4srec_beauty/compare.py $OUT experiments/014_e4srec_beauty/report_significance_gpu.csv --part gpu
+python experiments/014_e4srec_beauty/strip.py $OUT experiments/014_e4srec_beauty/runs_gpu
+# Not run: the random start of part 1 on 2 CPU cores (jobs.sh's last three lines; 012 measured it 3.4x below the
+# table start at that budget), and the table start at full length (model.item_proj_init=id_table).
