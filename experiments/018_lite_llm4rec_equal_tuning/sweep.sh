@@ -36,17 +36,19 @@ done
 
 # Diagnostic (README): each model's chosen setting (Lite-LLM4Rec trial 0, SASRec trial 4) with patience 10 and a
 # 200-epoch cap, seeds 0-2: does Lite-LLM4Rec's deficit come from patience 3 stopping a slow, noisy curve?
-for seed in 0 1 2; do
-  OMP_NUM_THREADS=1 python -m llmrec model=lite_llm4rec_sample dataset=toys protocol=loo seed=$seed \
-    model.lr=0.0012520653814999472 model.weight_decay=0.0 model.dropout=0.5 trainer.max_epochs=200 \
-    callbacks.early_stopping.patience=10 trainer.enable_progress_bar=false \
-    hydra.run.dir=outputs/sweeps/018_lite_llm4rec_patience10/lite_llm4rec_sample_s$seed
+P10=outputs/sweeps/018_lite_llm4rec_patience10
+declare -A CHOSEN=(  # each model's chosen trial (runs/<model>/tuning.json)
+  [lite_llm4rec_sample]="model.lr=0.0012520653814999472 model.weight_decay=0.0 model.dropout=0.5"
+  [sasrec]="model.lr=0.0008171478915115864 model.weight_decay=0.1 model.dropout=0.3"
+)
+for model in $MODELS; do
+  for seed in 0 1 2; do
+    OMP_NUM_THREADS=1 python -m llmrec model=$model dataset=toys protocol=loo seed=$seed ${CHOSEN[$model]} \
+      trainer.max_epochs=200 callbacks.early_stopping.patience=10 trainer.enable_progress_bar=false \
+      hydra.run.dir=$P10/${model}_s$seed
+  done
 done
-for seed in 0 1 2; do
-  OMP_NUM_THREADS=1 python -m llmrec model=sasrec dataset=toys protocol=loo seed=$seed \
-    model.lr=0.0008171478915115864 model.weight_decay=0.1 model.dropout=0.3 trainer.max_epochs=200 \
-    callbacks.early_stopping.patience=10 trainer.enable_progress_bar=false \
-    hydra.run.dir=outputs/sweeps/018_lite_llm4rec_patience10/sasrec_s$seed
-done
-python -m llmrec.report outputs/sweeps/018_lite_llm4rec_patience10 --baseline sasrec \
-  --significance-metrics ndcg_10 hr_10
+python -m llmrec.report $P10 --baseline sasrec --significance-metrics ndcg_10 hr_10
+mkdir -p "$HERE/report_patience10"
+cp $P10/report.md $P10/report.csv $P10/report_*.csv "$HERE/report_patience10/"
+python experiments/014_e4srec_beauty/strip.py $P10 "$HERE/runs_patience10"
