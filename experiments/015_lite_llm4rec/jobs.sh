@@ -5,13 +5,15 @@
 # with patience 3, cap 40 epochs, each model's default lr (no tuning for either), samples=tiled, batch 64.
 # Lite-LLM4Rec: frozen MiniLM Item LLM, a tiny T5 Rec LLM with random weights (llmrec's offline stand-in for
 # the paper's pretrained T5), trained on one sampled position per window (model=lite_llm4rec_sample, the
-# paper's cheaper alternative to full traversal, which costs hours an epoch on ML-1M here).
+# paper's cheaper alternative to full traversal, which costs hours an epoch on ML-1M here). resume=true: a run
+# interrupted mid-way continues from its own last.ckpt when the list is run again (finished runs are skipped).
 OUT=${OUT:-outputs/sweeps/015_lite_llm4rec}
 SEEDS=${SEEDS:-0 1 2}
-for dataset in toys ml1m; do
+DATASETS=${DATASETS:-toys ml1m}
+for dataset in $DATASETS; do
   for seed in $SEEDS; do
     for model in sasrec lite_llm4rec_sample; do
-      echo "$OUT/${dataset}_${model}_s$seed model=$model dataset=$dataset seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=3 datamodule.batch_size=64 trainer.enable_progress_bar=false"
+      echo "$OUT/${dataset}_${model}_s$seed model=$model dataset=$dataset seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=3 datamodule.batch_size=64 trainer.enable_progress_bar=false resume=true"
     done
   done
 done
