@@ -10,10 +10,16 @@
 OUT=${OUT:-outputs/sweeps/015_lite_llm4rec}
 SEEDS=${SEEDS:-0 1 2}
 DATASETS=${DATASETS:-toys ml1m}
+MODELS=${MODELS:-sasrec lite_llm4rec_sample}
+# MODELS=llmseqprompt: the paper's comparison (a generative LLM recommender decoding titles by beam search) on
+# a stand-in as random as Lite-LLM4Rec's Rec LLM: the tiny random LLaMA, trained whole at the lr that its
+# synthetic budget found (conf/budget/synthetic_llmseqprompt.yaml; LoRA on a random network learns nothing).
+# It samples one target per window, as lite_llm4rec_sample does: the same examples an epoch.
+declare -A EXTRA=([llmseqprompt]="model.lr=0.003 model.llm.freeze=false model.llm.lora=null")
 for dataset in $DATASETS; do
   for seed in $SEEDS; do
-    for model in sasrec lite_llm4rec_sample; do
-      echo "$OUT/${dataset}_${model}_s$seed model=$model dataset=$dataset seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=3 datamodule.batch_size=64 trainer.enable_progress_bar=false resume=true"
+    for model in $MODELS; do
+      echo "$OUT/${dataset}_${model}_s$seed model=$model dataset=$dataset seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=3 datamodule.batch_size=64 trainer.enable_progress_bar=false resume=true ${EXTRA[$model]:-}"
     done
   done
 done
