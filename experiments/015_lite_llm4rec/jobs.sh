@@ -22,7 +22,7 @@ declare -A PATIENCE=([toys]=3 [ml1m]=10)
 for dataset in $DATASETS; do
   for model in $MODELS; do
     for seed in $SEEDS; do
-      echo "$OUT/${dataset}_${model}_s$seed model=$model dataset=$dataset seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=${PATIENCE[$dataset]} datamodule.batch_size=64 trainer.enable_progress_bar=false resume=true ${EXTRA[$model]:-}"
+      echo "$OUT/${dataset}_${model}_s$seed model=$model dataset=$dataset seed=$seed trainer.max_epochs=40 callbacks.early_stopping.patience=${PATIENCE[$dataset]} datamodule.batch_size=64 trainer.enable_progress_bar=false resume=true${EXTRA[$model]:+ ${EXTRA[$model]}}"  # no trailing blank: xargs -L joins such a line to the next
     done
   done
 done
