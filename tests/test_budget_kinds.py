@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping
+from torch import Tensor
 
 import llmrec
 from llmrec.data.batch import SeqBatch
@@ -159,6 +161,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
         # a learning rate too small to move the metric: early stopping fires after one flat validation
         "flat": ["budget.patience=1", "trainer.max_epochs=6", "model.lr=1e-12"],
         "popularity": ["model=popularity"],
+        "cloze": ["model=bert4rec", "budget/kind=steps", "budget.max_steps=2"],
     }
     return {name: llmrec.train([*common, *extra], output_dir=root / name) for name, extra in settings.items()}
 
@@ -169,6 +172,14 @@ def test_a_steps_run_records_its_budget_and_is_not_converged(runs: dict[str, dic
     assert result["budget"]["spent"]["steps"] == 2 and result["budget"]["spent"]["examples"] > 0
     assert result["converged"] is False  # two validations cannot show five without improvement
     assert result["samples"] == {"name": "tiled", "windows": "all", "targets": "all"}
+
+
+def test_loss_targets_are_every_target_for_sasrec_and_the_masked_ones_for_bert4rec(
+    runs: dict[str, dict[str, Any]],
+) -> None:
+    sasrec, cloze = runs["steps"]["budget"]["spent"], runs["cloze"]["budget"]["spent"]
+    assert sasrec["loss_targets"] == sasrec["examples"] > 0
+    assert 0 < cloze["loss_targets"] < cloze["examples"]  # a cloze mask scores a fraction of the items
 
 
 def test_an_examples_run_stops_after_the_step_that_reaches_it(runs: dict[str, dict[str, Any]]) -> None:
@@ -186,3 +197,39 @@ def test_a_flat_metric_stops_early_and_is_converged(runs: dict[str, dict[str, An
 
 def test_a_model_that_does_not_train_has_no_convergence(runs: dict[str, dict[str, Any]]) -> None:
     assert runs["popularity"]["converged"] is None and runs["popularity"]["budget"]["kind"] == "convergence"
+
+
+class _Model:
+    """What the meter reads from a model: ``loss_targets`` as its last loss left it."""
+
+    def __init__(self) -> None:
+        self.loss_targets: Tensor | int | None = None
+
+
+def _step(meter: ComputeMeter, model: _Model, items: Tensor) -> None:
+    trainer = SimpleNamespace(strategy=SimpleNamespace(reduce=lambda t, reduce_op: t), global_step=1)
+    meter.on_train_batch_end(trainer, model, None, SeqBatch(items=items), 0)  # type: ignore[arg-type]
+    meter.on_train_epoch_end(trainer, model)  # type: ignore[arg-type]
+
+
+def test_the_meter_counts_what_the_loss_scored_beside_the_schemas_examples() -> None:
+    items = torch.tensor([[0, 0, 1, 2], [3, 4, 5, 6]])  # 1 + 3 targets of the schema
+    meter, model = ComputeMeter("all"), _Model()
+    model.loss_targets = 2  # one sampled target per window
+    _step(meter, model, items)
+    assert (meter.examples, meter.loss_targets, model.loss_targets) == (4, 2, None)  # read and cleared
+    _step(meter, model, items)  # a model that does not say: its loss scored every target
+    assert (meter.examples, meter.loss_targets) == (8, 6)
+    model.loss_targets = torch.tensor(3)  # a count kept on the device (a cloze mask's sum)
+    _step(meter, model, items)
+    assert (meter.examples, meter.loss_targets) == (12, 9)
+    again = ComputeMeter("all")
+    again.load_state_dict(meter.state_dict())
+    assert (again.examples, again.loss_targets) == (12, 9)
+
+
+def test_a_resume_from_a_checkpoint_without_loss_targets_leaves_them_unknown() -> None:
+    meter, model = ComputeMeter("all"), _Model()
+    meter.load_state_dict({"examples": 40})
+    _step(meter, model, torch.tensor([[0, 0, 1, 2]]))
+    assert meter.examples == 41 and meter.loss_targets is None  # not a partial count passed off as whole

@@ -200,6 +200,7 @@ def test_run_trains_sasrec_first_and_checkpoints_only_the_pluggable_part(tmp_pat
         ["model=e4srec", "debug=tiny", "trainer.max_epochs=1", "+trainer.limit_train_batches=2"], tmp_path
     )
     results = run(cfg, tmp_path / "run")
+    assert 0 < results["budget"]["spent"]["loss_targets"] <= results["budget"]["spent"]["examples"]
     stage1 = json.loads((tmp_path / "run" / "stage1.json").read_text())
     assert Path(stage1["id_embeddings"]).is_file() and "val" in stage1["metrics"]
     assert (stage1["seed"], stage1["select"], Path(stage1["run_dir"]).name) == (0, "best", "stage1_sasrec_s0")

@@ -213,6 +213,8 @@ def test_run_with_sampled_positions_and_a_trainable_item_llm(tmp_path: Path) -> 
     cfg.trainer.max_epochs = 1
     results = run(cfg, tmp_path / "run")
     assert results["status"] == "ok" and 0 <= results["metrics"]["val"]["ndcg_10"] <= 1
+    spent = results["budget"]["spent"]
+    assert 0 < spent["loss_targets"] < spent["examples"]  # one target per window of the schema's several
 
 
 def test_frozen_minilm_item_llm_matches_sentence_transformers_and_uses_the_disk_cache(tmp_path: Path) -> None:

@@ -215,3 +215,19 @@ def test_tokenizers_round_trip() -> None:
     )
     assert hf.decode(hf.encode("red lipstick no. 3")) == "red lipstick no. 3"
     assert hf.eos_id == hf.tokenizer.sep_token_id and hf.pad_id == hf.tokenizer.pad_token_id
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "scored"),
+    [
+        ("llmseqprompt", [], 3),  # train_positions=sample: one target per window
+        ("lite_llm4rec", ["model.train_positions=sample"], 3),
+        ("lite_llm4rec", [], 4 + 6 + 1),  # full traversal: every target of every window
+    ],
+)
+def test_the_loss_says_how_many_targets_it_scored(
+    tmp_path: Path, name: str, extra: list[str], scored: int
+) -> None:
+    model = _model(tmp_path, name, *extra)
+    model.loss(_batch())
+    assert int(model.loss_targets) == scored  # the compute meter's budget.spent.loss_targets

@@ -189,6 +189,8 @@ def test_a_tiny_run_reports_the_beam_exact_gap(tmp_path: Path) -> None:
     results = run(compose_config(overrides, tmp_path), tmp_path / "out")
     test = results["metrics"]["test"]
     assert (tmp_path / "out" / "results.json").is_file() and 0.0 <= test["ndcg_10"] <= 1.0
+    spent = results["budget"]["spent"]
+    assert 0 < spent["loss_targets"] <= spent["examples"]  # full traversal, capped per batch
     assert 0.0 <= test["beam_exact_recall_at_k"] <= 1.0
     assert {"beam_ndcg_10", "exact_ndcg_10", "beam_hr_10", "exact_hr_10"} <= set(test)
     assert test["beam_ndcg_10"] == pytest.approx(test["ndcg_10"])  # decode=beam: the beam is what is ranked

@@ -89,6 +89,10 @@ class SequentialRecommender(pl.LightningModule, ABC):
         self.evaluator: RankingEvaluator | None = None
         self.eval_seconds = 0.0
         self._eval_start = 0.0
+        # targets the last training step's loss scored, set by a loss that scores a subset of the batch's
+        # targets (one sampled position per window, a cloze mask, a per-batch cap); None: every target.
+        # The compute meter reads and clears it (results.json: budget.spent.loss_targets).
+        self.loss_targets: Tensor | int | None = None
 
     # --- what each model provides -------------------------------------------------------------
     @abstractmethod

@@ -111,6 +111,7 @@ class BERT4Rec(SequentialRecommender):
     def loss(self, batch: SeqBatch) -> Tensor:
         items = batch.items[:, 1:]  # (B, L)
         masked = self.cloze_mask(items)
+        self.loss_targets = masked.sum()  # 0-d: summed on the device, no sync per step
         inputs = torch.where(masked, self.mask_token, items)
         h = self.head(self.encoder(inputs)[masked])  # (M, D)
         return self.objective(h, items[masked], self._item_table(), self.bias)

@@ -216,6 +216,7 @@ class LiteLLM4Rec(TrainableOnlyCheckpoint, SequentialRecommender):
         prefixes, targets = training_examples(batch.items, self.example_mode)  # (E, L), (E,)
         if targets.numel() == 0:
             raise ConfigError("no training window has two items; check dataset.max_len and the data")
+        self.loss_targets = targets.numel()
         return F.cross_entropy(self(prefixes), targets)
 
     # --- cache refresh and checkpoints -------------------------------------------------------

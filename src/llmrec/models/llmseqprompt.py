@@ -173,6 +173,7 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
 
     def loss(self, batch: SeqBatch) -> Tensor:
         ids, mask, labels = (t.to(self.device) for t in self.training_examples(batch.items))  # (B', T)
+        self.loss_targets = len(ids)  # one completion (the next item's title) per row
         return self.lm(input_ids=ids, attention_mask=mask, labels=labels).loss
 
     # --- generation and mapping -------------------------------------------------------------

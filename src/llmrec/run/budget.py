@@ -7,7 +7,9 @@
   cap, no early stopping.
 - ``examples``: stop after the step in which ``max_examples`` training examples were seen, no epoch cap,
   no early stopping. One example = one target of the sample schema (:mod:`llmrec.run.samples`): every
-  position with an item before it for ``targets: all``, one per window for ``targets: last``.
+  position with an item before it for ``targets: all``, one per window for ``targets: last``. A model's
+  loss may score fewer of them (``train_positions: sample``: one per window); results.json records both,
+  ``budget.spent.examples`` (seen) and ``budget.spent.loss_targets`` (scored by the loss).
 
 ``trainer.max_time`` stays available as a wall-clock box on top of any kind. Steps and examples budgets
 stop mid-epoch and validate there, so the last weights count in checkpoint selection.
@@ -112,23 +114,35 @@ def count_examples(batch: SeqBatch, targets: str) -> Tensor:
 class ComputeMeter(pl.Callback):
     """Counts the training examples seen (all ranks together) and stops training after the step in which
     ``max_examples`` or ``max_steps`` is reached (validation runs there first). Counts are summed on the
-    device and read at validation and epoch ends, or every step only when ``max_examples`` needs them."""
+    device and read at validation and epoch ends, or every step only when ``max_examples`` needs them.
+
+    Beside the schema's examples it counts ``loss_targets``, the targets the model's loss scored: fewer
+    for a model that subsamples them (``train_positions: sample`` trains one target per window, BERT4Rec
+    its cloze mask), so equal ``examples`` (the same data seen) can mean very different training."""
 
     def __init__(self, targets: str, max_steps: int | None = None, max_examples: int | None = None) -> None:
         self.targets, self.max_steps, self.max_examples = targets, max_steps, max_examples
         self.examples = 0
-        self.pending: Tensor | None = None  # this rank's count since the last read
+        self.loss_targets: int | None = 0  # None: unknown (resumed from a checkpoint that did not count them)
+        self.pending: Tensor | None = None  # this rank's (examples, loss targets) since the last read
 
     def _read(self, trainer: pl.Trainer) -> None:
         if self.pending is not None:
-            self.examples += int(trainer.strategy.reduce(self.pending, reduce_op="sum"))
+            examples, scored = (int(n) for n in trainer.strategy.reduce(self.pending, reduce_op="sum"))
+            self.examples += examples
+            if self.loss_targets is not None:
+                self.loss_targets += scored
             self.pending = None
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         count = count_examples(batch, self.targets)
-        self.pending = count if self.pending is None else self.pending + count
+        scored = getattr(pl_module, "loss_targets", None)
+        if scored is not None:
+            pl_module.loss_targets = None  # a model that sets it sets it every step
+        both = torch.stack([count, torch.as_tensor(count if scored is None else scored, device=count.device)])
+        self.pending = both if self.pending is None else self.pending + both
         if self.max_examples is not None:
             self._read(trainer)
         steps_done = self.max_steps is not None and trainer.global_step >= self.max_steps
@@ -145,10 +159,13 @@ class ComputeMeter(pl.Callback):
         self._read(trainer)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"examples": self.examples}
+        return {"examples": self.examples, "loss_targets": self.loss_targets}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.examples = int(state_dict.get("examples", 0))
+        # a checkpoint from before loss targets were counted: their total stays unknown (None), not a guess
+        scored = state_dict.get("loss_targets")
+        self.loss_targets = None if scored is None else int(scored)
 
 
 class ValidationHistory(pl.Callback):
@@ -222,6 +239,7 @@ def budget_results(cfg: DictConfig, trainer: pl.Trainer, trained: bool) -> dict[
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "examples": meter.examples if meter is not None else None,
+        "loss_targets": meter.loss_targets if meter is not None else None,  # None: not counted
     }
     values = history.values if history is not None else []
     return {"budget": record, "converged": converged(values, budget.patience, fired)}

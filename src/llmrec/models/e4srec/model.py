@@ -243,6 +243,7 @@ class E4SRec(SequentialRecommender):
         histories, targets = self.training_examples(batch.items)  # (M, L'), (M,)
         if len(targets) == 0:
             raise ConfigError("no training window has two items; check dataset.max_len and the data")
+        self.loss_targets = len(targets)
         logits = self(histories)  # (M, N+1)
         logits[:, 0] = float("-inf")  # padding is never a target
         return F.cross_entropy(logits, targets)

@@ -174,6 +174,7 @@ class TIGER(SequentialRecommender):
         if not len(rows):
             raise ConfigError("no training window has two items; check dataset.max_len and the data")
         prefixes, targets = prefixes_at(batch.items, rows, ends)  # (E, L), (E,)
+        self.loss_targets = len(targets)
         users = None if batch.users is None else batch.users[rows]
         lengths = (prefixes[:, -self.max_history :] != 0).sum(dim=1)
         total = prefixes.new_zeros((), dtype=torch.float)
