@@ -51,6 +51,9 @@ def fake_run(folder: Path, model: str, seed: int, users: list[int] | None = None
         "timings": {"fit_seconds": 10.0 * (seed + 1), "test_seconds": 0.5, "test_users_per_second": 12.0},
         "parameters": {"total": 1000, "trainable": 800 if model == "good" else 0},
     }  # fmt: skip
+    if model == "good":  # the compute spent; "base" stands for results.json written before it was recorded
+        spent = {"epochs": 10 + seed, "examples": 2_000_000, "loss_targets": 20_000 if seed else None}
+        result["budget"] = {"kind": "convergence", "spent": spent}
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(result))
 
@@ -84,6 +87,10 @@ def test_table_means_stds_bold_and_csv(sweep: Path) -> None:
     eff = {r["model"]: r for r in csv.DictReader((sweep / "report_efficiency.csv").open())}
     assert eff["good"]["trainable_params"] == "800" and float(eff["good"]["fit_seconds"]) == 20.0
     assert eff["good"]["protocol"] == "loo" and eff["good"]["samples"] == "tiled"
+    assert float(eff["good"]["epochs"]) == 11.0 and float(eff["good"]["examples"]) == 2e6
+    assert eff["good"]["loss_targets"] == "" and eff["base"]["epochs"] == ""  # not every seed recorded it
+    good_efficiency = [line for line in markdown.splitlines() if line.startswith("| good")][-1]
+    assert "| 800 | 1,000 | 11 | 2M | ? | 20.0 |" in good_efficiency
     assert (sweep / "report_speed.png").stat().st_size > 0
 
 

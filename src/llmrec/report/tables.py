@@ -80,8 +80,16 @@ def _mean(values: Sequence[float | None]) -> float:
     return statistics.fmean(kept) if kept else float("nan")
 
 
+def _spent(members: list[dict[str, Any]], name: str) -> float | None:
+    """Mean over seeds of ``budget.spent[name]`` (compute: epochs, examples seen, loss targets); None unless
+    every seed recorded it, so a mean never stands for fewer seeds than its row."""
+    values = [((m.get("budget") or {}).get("spent") or {}).get(name) for m in members]
+    return None if any(v is None for v in values) else statistics.fmean(values)
+
+
 def efficiency_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per row (label, dataset, protocol, samples), means over seeds: parameters, fit time, test time,
+    """Per row (label, dataset, protocol, samples), means over seeds: parameters, the compute spent
+    training (epochs, the schema's examples seen, the targets the loss scored), fit time, test time,
     users/s."""
     rows = []
     for key, members in group_runs(runs):
@@ -92,6 +100,9 @@ def efficiency_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             | {
                 "trainable_params": parameters.get("trainable"),
                 "total_params": parameters.get("total"),
+                "epochs": _spent(members, "epochs"),
+                "examples": _spent(members, "examples"),
+                "loss_targets": _spent(members, "loss_targets"),
                 "fit_seconds": _mean([t.get("fit_seconds") for t in timings]),
                 "test_seconds": _mean([t.get("test_seconds") for t in timings]),
                 "test_users_per_second": _mean([t.get("test_users_per_second") for t in timings]),
@@ -105,18 +116,31 @@ def _count(value: int | None) -> str:
     return f"{value:,}" if isinstance(value, int) else "?"
 
 
+def _amount(value: float | None) -> str:
+    """A mean count over seeds, about three significant figures (``?``: not recorded by every seed)."""
+    if value is None:
+        return "?"
+    if value < 100:
+        return f"{value:.3g}"
+    if value < 10_000:
+        return f"{value:,.0f}"
+    return f"{value / 1e3:.3g}k" if value < 1e6 else f"{value / 1e6:.3g}M"
+
+
 def efficiency_markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "\nEfficiency (mean over seeds):\n",
-        "| model | dataset | protocol | samples | trainable params | total params | fit s | test s | "
-        "test users/s |",
-        "|" + "---|" * 9,
+        "\nEfficiency (mean over seeds; examples: the schema's targets seen, loss targets: those the loss "
+        "scored):\n",
+        "| model | dataset | protocol | samples | trainable params | total params | epochs | examples | "
+        "loss targets | fit s | test s | test users/s |",
+        "|" + "---|" * 12,
     ]
     for r in rows:
         mark = " †" if r["unconverged"] else ""
         lines.append(
             f"| {r['model']}{mark} | {r['dataset']} | {r['protocol']} | {r['samples']} | "
-            f"{_count(r['trainable_params'])} | {_count(r['total_params'])} | {r['fit_seconds']:.1f} | "
+            f"{_count(r['trainable_params'])} | {_count(r['total_params'])} | {_amount(r['epochs'])} | "
+            f"{_amount(r['examples'])} | {_amount(r['loss_targets'])} | {r['fit_seconds']:.1f} | "
             f"{r['test_seconds']:.2f} | {r['test_users_per_second']:.0f} |"
         )
     return "\n".join(lines) + "\n"
