@@ -5,11 +5,17 @@
 # Run from the repository root with ../shared/data beside it. As run: see README.md (what ran beside it).
 export LLMREC_DATA_DIR=../shared/data
 OUT=${OUT:-outputs/sweeps/015_lite_llm4rec}
-# 1. The runs (jobs.sh), two one-thread workers; a re-run skips finished runs.
-OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+# 1. The runs (jobs.sh), two one-thread workers under the CPU lock; a re-run skips finished runs and continues
+#    an interrupted one from its last.ckpt (resume=true). Toys ran first (sessions 30-31); ML-1M (patience 10)
+#    from session 34. Its patience-3 start is kept apart (see README): outputs/sweeps/015_ml1m_patience3.
+OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | flock /tmp/llmrec-cpu.lock bash experiments/013_harte_beauty/run_jobs.sh 2
 # 2. Seed-level tests against SASRec (Holm over the report's comparisons), per dataset; stripped copies in runs/.
 python -m llmrec.report $OUT --baseline sasrec
 python experiments/014_e4srec_beauty/strip.py $OUT experiments/015_lite_llm4rec/runs
+# 2b. The paper's own comparison, a generative LLM recommender, on ML-1M (not run yet: ~4 minutes an epoch
+#     on one thread here, beam search over 6,040 users at every validation):
+#   DATASETS=ml1m MODELS=llmseqprompt OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | \
+#     flock /tmp/llmrec-cpu.lock bash experiments/013_harte_beauty/run_jobs.sh 2
 # 3. Inference: Lite-LLM4Rec's projection head against LLMSeqPrompt's beam search, same users, LLaMA
 #    backbones of the same size (random weights: cost does not depend on them), quiet machine.
 #    speed.csv (the ledger's claims read it) holds the rows of the last run.
@@ -22,4 +28,4 @@ done
 # users per split), and Lite-LLM4Rec with full traversal (every position a Rec-LLM row: hours an epoch on ML-1M):
 #   OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | sed 's/lite_llm4rec_sample/lite_llm4rec/g' | \
 #     bash experiments/013_harte_beauty/run_jobs.sh 2
-#   python -m llmrec -m model=llmseqprompt dataset=toys,ml1m seed=0,1,2 trainer=gpu
+#   python -m llmrec -m model=llmseqprompt dataset=toys seed=0,1,2 trainer=gpu
