@@ -9,6 +9,9 @@ OUT=${OUT:-outputs/sweeps/015_lite_llm4rec}
 #    an interrupted one from its last.ckpt (resume=true). Toys ran first (sessions 30-31); ML-1M (patience 10)
 #    from session 34. Its patience-3 start is kept apart (see README): outputs/sweeps/015_ml1m_patience3.
 OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | flock /tmp/llmrec-cpu.lock bash experiments/013_harte_beauty/run_jobs.sh 2
+#    Popularity on ML-1M (seconds; a reference level for the text-only Lite-LLM4Rec; deterministic, so its seeds
+#    are replicas):
+DATASETS=ml1m MODELS=popularity OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | bash experiments/013_harte_beauty/run_jobs.sh 1
 # 2. Seed-level tests against SASRec (Holm over the report's comparisons), per dataset; stripped copies in runs/.
 python -m llmrec.report $OUT --baseline sasrec
 python experiments/014_e4srec_beauty/strip.py $OUT experiments/015_lite_llm4rec/runs
