@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from llmrec.errors import ConfigError
+from llmrec.errors import ConfigError, LlmrecError
 from llmrec.evaluation.metrics import rank_metrics
-from llmrec.report.runs import collect
+from llmrec.report.runs import collect, unfinished
 from llmrec.report.stats import per_user_metric
 from llmrec.report.summary import Comparison, write_report
 from llmrec.report.summary import main as report_main
@@ -81,7 +81,7 @@ def test_table_means_stds_bold_and_csv(sweep: Path) -> None:
     assert "**0.6000 ± 0.1000**" in good  # mean(0.5, 0.7, 0.6), sample std
     base = next(line for line in markdown.splitlines() if line.startswith("| base"))
     assert "0.3000 ± 0.1000" in base and "**" not in base
-    assert "boom" in markdown and "†" not in markdown
+    assert "boom" in markdown and "†" not in markdown and "Unfinished" not in markdown
     rows = list(csv.DictReader((sweep / "report.csv").open()))
     assert {r["model"]: float(r["ndcg_10"]) for r in rows} == pytest.approx({"base": 0.3, "good": 0.6})
     eff = {r["model"]: r for r in csv.DictReader((sweep / "report_efficiency.csv").open())}
@@ -165,6 +165,25 @@ def test_a_run_inside_another_runs_folder_is_not_counted(sweep: Path) -> None:
     assert [Path(r["path"]).name for r in collect(sweep / "0_base_s0" / "stage1_sasrec")[0]] == [
         "stage1_sasrec"
     ]
+
+
+def test_unfinished_runs_are_listed_and_kept_out_of_the_tables(sweep: Path) -> None:
+    (sweep / "7_good_s3" / ".hydra").mkdir(parents=True)  # started, no results.json yet
+    (sweep / "7_good_s3" / "checkpoints").mkdir()
+    (sweep / "0_base_s0" / "inner" / ".hydra").mkdir(parents=True)  # inside a finished run: part of it
+    (sweep / "9_bad" / ".hydra").mkdir()  # failed, listed as failed only
+    assert unfinished(sweep) == [sweep / "7_good_s3"]
+    markdown = write_report(sweep, metrics=["ndcg_10"])
+    unfinished_part = markdown.split("Unfinished runs")[1]
+    assert f"- {sweep / '7_good_s3'}\n" in unfinished_part and "9_bad" not in unfinished_part
+    good = next(line for line in markdown.splitlines() if line.startswith("| good"))
+    assert good.startswith("| good | tiny | loo | tiled | 3 |")  # the three finished seeds only
+
+
+def test_a_folder_of_unfinished_runs_only_says_so(tmp_path: Path) -> None:
+    (tmp_path / "sweep" / "0_good_s0" / ".hydra").mkdir(parents=True)
+    with pytest.raises(LlmrecError, match=r"no results.json below .*1 run\(s\) there unfinished"):
+        collect(tmp_path / "sweep")
 
 
 def test_unknown_baseline_is_one_error(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:

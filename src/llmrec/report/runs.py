@@ -47,6 +47,20 @@ def _inside_another_run(folder: Path, directory: Path) -> bool:
     return False
 
 
+def unfinished(directory: Path) -> list[Path]:
+    """Run folders below ``directory`` (a ``.hydra/`` inside) without results.json or failed.json: runs
+    still going, or stopped before they could write either (killed, out of memory, the machine gone). The
+    report lists them, so that a table over the finished runs never passes for the whole sweep."""
+    folders = (hydra.parent for hydra in sorted(directory.rglob(".hydra")) if hydra.is_dir())
+    return [
+        folder
+        for folder in folders
+        if not (folder / "results.json").exists()
+        and not (folder / "failed.json").exists()
+        and not _inside_another_run(folder, directory)
+    ]
+
+
 def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(finished runs, failed jobs) found below ``directory``."""
     if not directory.is_dir():
@@ -59,8 +73,11 @@ def collect(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
         if not _inside_another_run(path.parent, directory):
             failed.append(_read_json(path) | {"path": str(path.parent)})
     if not runs and not failed:
+        running = unfinished(directory)
+        hint = f" ({len(running)} run(s) there unfinished, e.g. {running[0]})" if running else ""
         raise LlmrecError(
-            f"no results.json below {directory}; run `python -m llmrec` first, then report its folder"
+            f"no results.json below {directory}{hint}; run `python -m llmrec` first (or let it finish), "
+            f"then report its folder"
         )
     return runs, failed
 

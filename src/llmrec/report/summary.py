@@ -23,7 +23,7 @@ from llmrec.cli import run_command
 from llmrec.report.corrections import CORRECTIONS
 from llmrec.report.plots import plot_accuracy_vs_time, plot_metric_bars
 from llmrec.report.rows import summarize
-from llmrec.report.runs import check_metrics, collect
+from llmrec.report.runs import check_metrics, collect, unfinished
 from llmrec.report.significance import significance_markdown, significance_rows
 from llmrec.report.tables import efficiency_markdown, efficiency_rows, to_markdown, write_csv
 
@@ -97,6 +97,11 @@ def write_report(
         markdown += extra
     if failed:
         markdown += "\nFailed jobs:\n" + "".join(f"- {f['path']}: {f.get('error', '?')}\n" for f in failed)
+    if running := unfinished(directory):
+        markdown += (
+            "\nUnfinished runs (no results.json or failed.json: still running, or stopped before writing "
+            "either; not in the tables):\n" + "".join(f"- {folder}\n" for folder in running)
+        )
     (directory / "report.md").write_text(markdown, encoding="utf-8")
     return markdown
 
