@@ -92,3 +92,11 @@ def test_report_bad_failed_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_report_unknown_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = _results_dir(tmp_path, json.dumps(GOOD_RESULT))
     expect_cli_error(report_main, [str(folder), "--metrics", "hr_11"], capsys, "hr_11", "available")
+
+
+def test_report_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _results_dir(tmp_path, json.dumps(GOOD_RESULT))
+    (tmp_path / "taken").write_text("keep me")
+    argv = [str(folder), "--out", str(tmp_path / "taken")]
+    expect_cli_error(report_main, argv, capsys, "is a file", "folder")
+    assert (tmp_path / "taken").read_text() == "keep me"

@@ -186,6 +186,16 @@ def test_a_folder_of_unfinished_runs_only_says_so(tmp_path: Path) -> None:
         collect(tmp_path / "sweep")
 
 
+def test_out_puts_a_second_report_beside_the_first(sweep: Path) -> None:
+    write_report(sweep, metrics=["ndcg_10"], comparison=Comparison("base"))
+    first = (sweep / "report_significance.csv").read_text()
+    assert report_main([str(sweep), "--baseline", "good", "--out", str(sweep / "vs_good")]) == 0
+    assert (sweep / "report_significance.csv").read_text() == first  # the first report is untouched
+    (row,) = list(csv.DictReader((sweep / "vs_good" / "report_significance.csv").open()))
+    assert (row["model"], row["baseline"], row["verdict"]) == ("base", "good", "worse")
+    assert {p.name for p in (sweep / "vs_good").iterdir()} >= {"report.md", "report.csv", "report.png"}
+
+
 def test_unknown_baseline_is_one_error(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report_main([str(sweep), "--baseline", "nope"]) == 2
     assert "baseline 'nope' has no finished run" in capsys.readouterr().err

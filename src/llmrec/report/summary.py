@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.cli import run_command
+from llmrec.errors import LlmrecError
 from llmrec.report.corrections import CORRECTIONS
 from llmrec.report.plots import plot_accuracy_vs_time, plot_metric_bars
 from llmrec.report.rows import summarize
@@ -43,7 +44,7 @@ class Comparison:
     alpha: float = 0.05
 
 
-def _significance(directory: Path, runs: list[dict[str, Any]], comparison: Comparison) -> str:
+def _significance(out: Path, runs: list[dict[str, Any]], comparison: Comparison) -> str:
     rows = significance_rows(
         runs,
         comparison.baseline,
@@ -54,7 +55,7 @@ def _significance(directory: Path, runs: list[dict[str, Any]], comparison: Compa
     )
     if not rows:
         return f"\nNo other model ran on a dataset of {comparison.baseline}.\n"
-    write_csv(rows, directory / "report_significance.csv")
+    write_csv(rows, out / "report_significance.csv")
     return significance_markdown(rows)
 
 
@@ -70,30 +71,40 @@ def _decode_gap(runs: list[dict[str, Any]]) -> str:
     return intro + to_markdown(summarize(measured, DECODE_GAP_METRICS), DECODE_GAP_METRICS)
 
 
+def _make_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise LlmrecError(f"--out {out} is a file; give a folder for the report files")
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def write_report(
     directory: Path,
     metrics: Sequence[str] = DEFAULT_METRICS,
     comparison: Comparison | None = None,
+    out: Path | None = None,
 ) -> str:
     """Write report.md/.csv/.png, the efficiency table and speed plot, and with ``comparison`` the
     significance table; returns the Markdown. Bad input (too few seeds, mixed protocols) raises before
-    any file is written."""
+    any file is written. The files go to ``out`` (default: ``directory``), so that one sweep folder can
+    hold several reports, e.g. one per baseline."""
+    out = directory if out is None else out
     runs, failed = collect(directory)
     metrics = [m for m in metrics if m not in DEFAULT_METRICS or any(m in r["metrics"]["test"] for r in runs)]
     check_metrics(runs, metrics)
     rows = summarize(runs, metrics)
     markdown = to_markdown(rows, metrics) if rows else "No finished runs.\n"
+    _make_folder(out)
     if rows:
         efficiency = efficiency_rows(runs)
         extra = efficiency_markdown(efficiency)
         extra += _decode_gap(runs)
         if comparison is not None:
-            extra += _significance(directory, runs, comparison)
-        write_csv(rows, directory / "report.csv")
-        write_csv(efficiency, directory / "report_efficiency.csv")
-        plot_metric_bars(rows, metrics, directory / "report.png")
+            extra += _significance(out, runs, comparison)
+        write_csv(rows, out / "report.csv")
+        write_csv(efficiency, out / "report_efficiency.csv")
+        plot_metric_bars(rows, metrics, out / "report.png")
         speed_metric = "ndcg_10" if "ndcg_10" in metrics else metrics[0]
-        plot_accuracy_vs_time(rows, efficiency, speed_metric, directory / "report_speed.png")
+        plot_accuracy_vs_time(rows, efficiency, speed_metric, out / "report_speed.png")
         markdown += extra
     if failed:
         markdown += "\nFailed jobs:\n" + "".join(f"- {f['path']}: {f.get('error', '?')}\n" for f in failed)
@@ -102,7 +113,7 @@ def write_report(
             "\nUnfinished runs (no results.json or failed.json: still running, or stopped before writing "
             "either; not in the tables):\n" + "".join(f"- {folder}\n" for folder in running)
         )
-    (directory / "report.md").write_text(markdown, encoding="utf-8")
+    (out / "report.md").write_text(markdown, encoding="utf-8")
     return markdown
 
 
@@ -123,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-seeds", type=int, default=3, help="seeds each model needs to be compared")
     parser.add_argument("--correction", choices=list(CORRECTIONS), default="holm", help="holm or bh (FDR)")
     parser.add_argument("--alpha", type=float, default=0.05, help="level of the corrected verdicts")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the report (default: DIRECTORY)")
     return parser
 
 
@@ -134,8 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         comparison = Comparison(args.baseline, metrics, args.min_seeds, args.correction, args.alpha)
 
     def report() -> str:
-        markdown = write_report(args.directory, args.metrics, comparison)
-        return f"{markdown}\nwrote {args.directory / 'report.md'} and the report_*.csv / *.png next to it"
+        out = args.directory if args.out is None else args.out
+        markdown = write_report(args.directory, args.metrics, comparison, out)
+        return f"{markdown}\nwrote {out / 'report.md'} and the report_*.csv / *.png next to it"
 
     return run_command(report)
 
