@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from llmrec.errors import LlmrecError
-from llmrec.report.ledger import config_summary, main, write_ledger
+from llmrec.report.ledger import config_summary, main, study_of, write_ledger
 from llmrec.report.published import load_published
 from tests.run_records import write_result
 
@@ -65,9 +65,11 @@ def test_a_hand_made_case(tmp_path: Path) -> None:
     published = _published(tmp_path / "published.yaml", FIGURE, FIGURE | {"protocol": "user_holdout"})
     markdown = write_ledger(published, [_runs(tmp_path / "runs")], tmp_path / "LEDGER.md")
     # loo: seeds 0.04 and 0.06 -> 0.0500 ± 0.0141 (2); user_holdout: 0.02 and 0.03 -> 0.0250 ± 0.0071 (2)
-    row = "| beauty | sasrec | ndcg_10 | Someone 2023 | 0.0511 | loo | 0.0500 ± 0.0141 (2) | "
-    row += "0.0500 ± 0.0141 (2) |"
-    assert row in markdown
+    # a figure published under loo shows its runs once: the main-protocol column would repeat them
+    assert (
+        "| beauty | sasrec | ndcg_10 | Someone 2023 | 0.0511 | loo | 0.0500 ± 0.0141 (2) | as left |"
+        in markdown
+    )
     assert (
         "| beauty | sasrec | ndcg_10 | Someone 2023 | 0.0511 | user_holdout | 0.0250 ± 0.0071 (2) | "
         "0.0500 ± 0.0141 (2) |"
@@ -102,6 +104,33 @@ def test_settings_that_differ_make_separate_groups(tmp_path: Path) -> None:
     # groups sorted by their config text: "hidden=128" before "hidden=64"
     assert "| 0.0600 ± 0.0000 (1); 0.0400 ± 0.0000 (1) |" in markdown
     assert "hidden=128" in markdown and "hidden=64" in markdown
+
+
+def test_each_entry_names_the_study_that_ran_it(tmp_path: Path) -> None:
+    study = tmp_path / "experiments"
+    write_result(study / "013_harte" / "runs" / "loo_sasrec_s0", model="sasrec", value=0.04)
+    write_result(
+        study / "014_e4srec" / "runs" / "starved_s0", model="sasrec", value=0.002, model_config={"lr": 0.1}
+    )
+    write_result(tmp_path / "loose" / "sasrec_s0", model="sasrec", value=0.05, model_config={"hidden": 32})
+    published = _published(tmp_path / "p.yaml", FIGURE | {"protocol": "user_holdout"})
+    markdown = write_ledger(published, [study, tmp_path / "loose"], tmp_path / "L.md", root=tmp_path)
+    # groups sorted by config: hidden=32 (no study), then lr=0.001 (013), then lr=0.1 (014)
+    cell = "0.0500 ± 0.0000 (1); 013: 0.0400 ± 0.0000 (1); 014: 0.0020 ± 0.0000 (1) |"
+    assert f"| user_holdout | no run | {cell}" in markdown
+
+
+@pytest.mark.parametrize(
+    ("folders", "study"),
+    [
+        (["experiments/013_harte/runs/a", "experiments/013_harte/runs_converged/b"], "013"),
+        (["experiments/013_harte/runs/a", "experiments/014_e4srec/runs/b"], ""),
+        (["runs/a"], ""),
+        (["experiments/017_tuning/runs/trial_cap8/sasrec/best/seed_0"], "017"),
+    ],
+)
+def test_study_of(folders: list[str], study: str) -> None:
+    assert study_of(folders) == study
 
 
 def test_the_same_seed_twice_is_an_error(tmp_path: Path) -> None:
@@ -170,10 +199,10 @@ def test_a_figure_also_counts_the_runs_of_the_presets_it_names(tmp_path: Path) -
     write_result(runs / "loo_sasrec_s0", model="sasrec", value=0.9)
     bert4rec = FIGURE | {"model": "bert4rec"}
     plain = write_ledger(_published(tmp_path / "plain.yaml", bert4rec), [runs], tmp_path / "plain.md")
-    assert "| beauty | bert4rec | ndcg_10 | Someone 2023 | 0.0511 | loo | no run | no run |" in plain
+    assert "| beauty | bert4rec | ndcg_10 | Someone 2023 | 0.0511 | loo | no run | as left |" in plain
     named = _published(tmp_path / "named.yaml", bert4rec | {"also_models": ["bert4rec_beauty"]})
     markdown = write_ledger(named, [runs], tmp_path / "named.md")
-    assert "| loo | 0.0300 ± 0.0141 (2) | 0.0300 ± 0.0141 (2) |" in markdown
+    assert "| loo | 0.0300 ± 0.0141 (2) | as left |" in markdown
     assert "model `bert4rec_beauty`" in markdown
 
 

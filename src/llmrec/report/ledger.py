@@ -20,11 +20,12 @@ the command runs in).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from llmrec.cli import run_command
@@ -43,6 +44,7 @@ CONTEXT_KEYS = (
     ("trainer", "max_epochs"),
     ("protocol", "eval_users"),  # a run that ranked a subset of the users says so in the ledger
 )
+STUDY_FOLDER = re.compile(r"^(\d{3})_")  # experiments/NNN_slug
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Group:
     commits: str
     cell: Cell
     folders: tuple[str, ...]
+    study: str  # "013" when every run lies in experiments/013_*, else ""
 
 
 def _short_target(node: dict[str, Any]) -> str:
@@ -99,6 +102,15 @@ def _group_key(result: dict[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
+def study_of(folders: Sequence[str]) -> str:
+    """The number of the one ``NNN_slug`` study folder holding every run folder, or "" (none, or several)."""
+    studies = set()
+    for folder in folders:
+        numbers = [m.group(1) for part in PurePosixPath(folder).parts if (m := STUDY_FOLDER.match(part))]
+        studies.add(numbers[0] if numbers else "")
+    return studies.pop() if len(studies) == 1 else ""
+
+
 def _group(key: tuple[str, str, str, str], members: list[dict[str, Any]], metric: str) -> Group:
     seeds = [int(r.get("seed", -1)) for r in members]
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
@@ -109,7 +121,8 @@ def _group(key: tuple[str, str, str, str], members: list[dict[str, Any]], metric
         )
     commits = "; ".join(sorted({_commit(r) for r in members}))
     cell = seed_cell(members, metric)
-    return Group(*key, commits, cell, tuple(sorted(r["folder"] for r in members)))
+    folders = tuple(sorted(r["folder"] for r in members))
+    return Group(*key, commits, cell, folders, study_of(folders))
 
 
 def groups_for(figure: Figure, runs: list[dict[str, Any]], protocol: str) -> list[Group]:
@@ -145,7 +158,12 @@ def load_runs(directories: Sequence[Path], root: Path | None) -> list[dict[str, 
 def _format_groups(groups: list[Group]) -> str:
     if not groups:
         return "no run"
-    return "; ".join(g.cell.text() for g in groups)
+    return "; ".join(f"{g.study}: {g.cell.text()}" if g.study else g.cell.text() for g in groups)
+
+
+def _main_protocol_cell(figure: Figure, groups: list[Group]) -> str:
+    # a figure published under the main protocol would repeat its runs in both columns
+    return "as left" if figure.protocol == MAIN_PROTOCOL else _format_groups(groups)
 
 
 def _protocols(figure: Figure) -> tuple[str, ...]:
@@ -186,7 +204,9 @@ def _header(published: str, sources: Sequence[str]) -> list[str]:
         "",
         "llmrec's numbers are test metrics, mean ± sample std over seeds (number of seeds), under the "
         "paper's protocol (the closest llmrec protocol; each figure's note gives the paper's exact setting) "
-        f"and under llmrec's main protocol (`{MAIN_PROTOCOL}`: leave-one-out, full ranking, history masked).",
+        f"and under llmrec's main protocol (`{MAIN_PROTOCOL}`: leave-one-out, full ranking, history masked). "
+        "A cell holds one entry per setting; `013:` names the study (`experiments/013_*`) that ran it, and "
+        "the figure's section below gives each setting's config and runs.",
         "",
         "| dataset | model | metric | paper | published | protocol | llmrec, paper's protocol "
         f"| llmrec, {MAIN_PROTOCOL} |",
@@ -224,7 +244,7 @@ def render_ledger(
         lines.append(
             f"| {figure.dataset} | {figure.model} | {figure.metric} | {figure.paper} | {figure.value:g} | "
             f"{figure.protocol} | {_format_groups(found[figure.protocol])} | "
-            f"{_format_groups(found[MAIN_PROTOCOL])} |"
+            f"{_main_protocol_cell(figure, found[MAIN_PROTOCOL])} |"
         )
         sections += _figure_section(figure, found)
     return "\n".join([*lines, *_claims_section(claims, root), "", "## Figures", *sections]) + "\n"
