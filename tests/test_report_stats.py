@@ -196,6 +196,13 @@ def test_out_puts_a_second_report_beside_the_first(sweep: Path) -> None:
     assert {p.name for p in (sweep / "vs_good").iterdir()} >= {"report.md", "report.csv", "report.png"}
 
 
+def test_a_refused_report_makes_no_out_folder(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = sweep / "vs_base"
+    assert report_main([str(sweep), "--baseline", "base", "--min-seeds", "4", "--out", str(out)]) == 2
+    assert "--min-seeds" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_unknown_baseline_is_one_error(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report_main([str(sweep), "--baseline", "nope"]) == 2
     assert "baseline 'nope' has no finished run" in capsys.readouterr().err

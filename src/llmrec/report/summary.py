@@ -44,8 +44,8 @@ class Comparison:
     alpha: float = 0.05
 
 
-def _significance(out: Path, runs: list[dict[str, Any]], comparison: Comparison) -> str:
-    rows = significance_rows(
+def _significance_rows(runs: list[dict[str, Any]], comparison: Comparison) -> list[dict[str, Any]]:
+    return significance_rows(
         runs,
         comparison.baseline,
         list(comparison.metrics),
@@ -53,8 +53,11 @@ def _significance(out: Path, runs: list[dict[str, Any]], comparison: Comparison)
         correction=comparison.correction,
         alpha=comparison.alpha,
     )
+
+
+def _write_significance(out: Path, rows: list[dict[str, Any]], baseline: str) -> str:
     if not rows:
-        return f"\nNo other model ran on a dataset of {comparison.baseline}.\n"
+        return f"\nNo other model ran on a dataset of {baseline}.\n"
     write_csv(rows, out / "report_significance.csv")
     return significance_markdown(rows)
 
@@ -93,13 +96,14 @@ def write_report(
     check_metrics(runs, metrics)
     rows = summarize(runs, metrics)
     markdown = to_markdown(rows, metrics) if rows else "No finished runs.\n"
+    significance = _significance_rows(runs, comparison) if rows and comparison is not None else None
     _make_folder(out)
     if rows:
         efficiency = efficiency_rows(runs)
         extra = efficiency_markdown(efficiency)
         extra += _decode_gap(runs)
-        if comparison is not None:
-            extra += _significance(out, runs, comparison)
+        if comparison is not None and significance is not None:
+            extra += _write_significance(out, significance, comparison.baseline)
         write_csv(rows, out / "report.csv")
         write_csv(efficiency, out / "report_efficiency.csv")
         plot_metric_bars(rows, metrics, out / "report.png")
