@@ -94,6 +94,15 @@ def test_table_means_stds_bold_and_csv(sweep: Path) -> None:
     assert (sweep / "report_speed.png").stat().st_size > 0
 
 
+def test_a_one_seed_row_shows_no_spread(tmp_path: Path) -> None:
+    fake_run(tmp_path / "sweep" / "base_s0", "base", 0)
+    fake_run(tmp_path / "sweep" / "good_s0", "good", 0)
+    fake_run(tmp_path / "sweep" / "good_s1", "good", 1)
+    markdown = write_report(tmp_path / "sweep", metrics=["ndcg_10"])
+    assert "| base | tiny | loo | tiled | 1 | 0.2000 | " in markdown  # a std of one seed is not 0
+    assert "| good | tiny | loo | tiled | 2 | **0.6000 ± 0.1414** | " in markdown
+
+
 def test_significance_aggregates_seeds_then_pairs_users(sweep: Path) -> None:
     scipy_stats = pytest.importorskip("scipy.stats")
     write_report(sweep, metrics=["ndcg_10"], comparison=Comparison("base"))

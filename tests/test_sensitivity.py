@@ -74,7 +74,7 @@ def test_a_model_missing_under_one_protocol_is_shown_and_not_ranked(tmp_path: Pa
     assert table.models == ("a", "b", "c", "d", "e") and table.shared == ("a", "b", "c", "d")
     assert "e" not in table.ranks["loo"]  # else it would lead loo and shift every rank there
     markdown = write_sensitivity([tmp_path], tmp_path)
-    assert "| e | 0.9000 ± 0.0000 (1) | missing | missing |" in markdown
+    assert "| e | 0.9000 (1) | missing | missing |" in markdown
     assert "e is not ranked: no run under sampled, user_holdout." in markdown
     assert "| loo | a > b > c > d |" in markdown
     assert "| loo vs sampled | +0.667 | b > c |" in markdown

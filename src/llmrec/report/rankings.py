@@ -15,6 +15,7 @@ from scipy.stats import kendalltau, rankdata
 
 from llmrec.errors import LlmrecError
 from llmrec.report.names import model_label
+from llmrec.report.rows import mean_std_text
 from llmrec.report.runs import protocol_of, samples_of
 
 PROTOCOL_ORDER = ("loo", "loo_unmasked", "sampled", "user_holdout")
@@ -28,9 +29,9 @@ class Cell:
     unconverged: int = 0  # runs whose results.json says converged: false (stopped while still improving)
 
     def text(self) -> str:
-        """``0.0500 ± 0.0141 (2)``, or ``(2; 1 not converged)``."""
+        """``0.0500 ± 0.0141 (2)``, or ``(2; 1 not converged)``; one seed ``0.0500 (1)``."""
         flag = f"; {self.unconverged} not converged" if self.unconverged else ""
-        return f"{self.mean:.4f} ± {self.std:.4f} ({self.seeds}{flag})"
+        return f"{mean_std_text(self.mean, self.std, self.seeds)} ({self.seeds}{flag})"
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,11 @@ def _stdev(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def mean_std_text(mean: float, std: float, seeds: int) -> str:
+    """``0.0500 ± 0.0141`` over several seeds; one seed has no spread to show, so ``0.0500`` alone."""
+    return f"{mean:.4f} ± {std:.4f}" if seeds > 1 else f"{mean:.4f}"
+
+
 def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
     """One row per (model label, dataset, protocol, samples): mean and std over seeds of each test metric,
     fit time, and how many of its runs stopped before converging."""

@@ -85,7 +85,7 @@ def to_markdown(tables: list[DatasetTable], metric: str) -> str:
     lines = [
         f"# Protocol sensitivity: test {metric}",
         "",
-        "Mean ± sample std over seeds (number of seeds); std 0 for one seed. Equal means share a rank (`=`); "
+        "Mean ± sample std over seeds (number of seeds); no ± for one seed. Equal means share a rank (`=`); "
         "tau is Kendall's tau-b; a pair tied under either protocol is not counted as a swap. Not converged: "
         "runs that reached their budget while validation was still improving.",
     ]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmrec.report.rows import group_runs, unconverged
+from llmrec.report.rows import group_runs, mean_std_text, unconverged
 
 
 def _metric_order(name: str) -> tuple[str, int]:
@@ -61,7 +61,7 @@ def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
         mark = " †" if row.get("unconverged") else ""
         cells = [row["model"] + mark, row["dataset"], row["protocol"], row["samples"], str(row["seeds"])]
         for m in metrics:
-            text = f"{row[m]:.4f} ± {row[f'{m}_std']:.4f}"
+            text = mean_std_text(row[m], row[f"{m}_std"], row["seeds"])
             cells.append(f"**{text}**" if row[m] == best[(m, _cell_key(row))] else text)
         cells.append(f"{row['fit_seconds']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
