@@ -30,7 +30,7 @@ python experiments/013_harte_beauty/collect.py outputs/sweeps/013_harte_beauty_c
 python -m llmrec.report outputs/reports013_converged/loo --baseline sasrec --significance-metrics ndcg_10 hr_10
 python -m llmrec.report outputs/reports013_converged/user_holdout --baseline sasrec \
   --significance-metrics ndcg_10 hr_10  # report.* copied to report_converged/ and report_converged_user_holdout/
-# 5. Part 3: BERT4Rec and LLM2BERT4Rec to convergence (patience 10, cap 200), loo, seeds 0-2 (session 36 on:
+# 5. Part 3: BERT4Rec and LLM2BERT4Rec to convergence (patience 10, cap 200), loo, seeds 0-4 (session 36 on:
 #    one or two workers of one thread; resumable), then the report against BERT4Rec and the stripped copies.
 OUT=outputs/sweeps/013_harte_beauty_bert4rec_converged bash experiments/013_harte_beauty/jobs_bert4rec_converged.sh \
   | bash experiments/013_harte_beauty/run_jobs.sh 2
