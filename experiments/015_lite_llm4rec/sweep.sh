@@ -15,11 +15,11 @@ DATASETS=ml1m MODELS=popularity OUT=$OUT bash experiments/015_lite_llm4rec/jobs.
 # 2. Seed-level tests against SASRec (Holm over the report's comparisons), per dataset; stripped copies in runs/.
 python -m llmrec.report $OUT --baseline sasrec
 python experiments/014_e4srec_beauty/strip.py $OUT experiments/015_lite_llm4rec/runs
-# 2b. The paper's own comparison, a generative LLM recommender, on ML-1M (session 35: seeds 0, 1, about 2.3 h
-#     each on one thread; seed 2 was stopped part way, this line resumes it), then its report beside the first:
+# 2b. The paper's own comparison, a generative LLM recommender, on ML-1M (seeds 0, 1 in session 35, about 2.3 h
+#     each on one thread; seed 2 resumed from its last.ckpt in session 36), then its report beside the first:
 DATASETS=ml1m MODELS=llmseqprompt OUT=$OUT bash experiments/015_lite_llm4rec/jobs.sh | \
   flock /tmp/llmrec-cpu.lock bash experiments/013_harte_beauty/run_jobs.sh 2
-python -m llmrec.report $OUT --baseline llmseqprompt --min-seeds 2 --significance-metrics hr_10 ndcg_10 \
+python -m llmrec.report $OUT --baseline llmseqprompt --significance-metrics hr_10 ndcg_10 \
   --out $OUT/vs_llmseqprompt  # copied to report_ml1m_vs_llmseqprompt/
 # 3. Inference: Lite-LLM4Rec's projection head against LLMSeqPrompt's beam search, same users, LLaMA
 #    backbones of the same size (random weights: cost does not depend on them), quiet machine.
