@@ -58,7 +58,11 @@ class Group:
     commits: str
     cell: Cell
     folders: tuple[str, ...]
-    study: str  # "013" when every run lies in experiments/013_*, else ""
+
+    @property
+    def study(self) -> str:
+        """ "013" when every run lies in experiments/013_*, else ""."""
+        return study_of(self.folders)
 
 
 def _short_target(node: dict[str, Any]) -> str:
@@ -121,8 +125,7 @@ def _group(key: tuple[str, str, str, str], members: list[dict[str, Any]], metric
         )
     commits = "; ".join(sorted({_commit(r) for r in members}))
     cell = seed_cell(members, metric)
-    folders = tuple(sorted(r["folder"] for r in members))
-    return Group(*key, commits, cell, folders, study_of(folders))
+    return Group(*key, commits, cell, tuple(sorted(r["folder"] for r in members)))
 
 
 def groups_for(figure: Figure, runs: list[dict[str, Any]], protocol: str) -> list[Group]:

@@ -102,7 +102,7 @@ def write_report(
         efficiency = efficiency_rows(runs)
         extra = efficiency_markdown(efficiency)
         extra += _decode_gap(runs)
-        if comparison is not None and significance is not None:
+        if significance is not None:  # set exactly when a comparison was asked for
             extra += _write_significance(out, significance, comparison.baseline)
         write_csv(rows, out / "report.csv")
         write_csv(efficiency, out / "report_efficiency.csv")
