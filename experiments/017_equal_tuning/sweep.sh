@@ -7,23 +7,30 @@
 #   part 1 (OUT1): trials capped at 8 epochs (tune.trial_epochs=8), the cheap search;
 #   part 2 (OUT2): trials trained like the final runs (to convergence, cap 40), so the search is not biased
 #                  towards settings that learn fast;
-#   part 3 (OUT3): part 1 under the paper's held-out users (user_holdout_random), tuned on its validation users.
+#   part 3 (OUT3): part 1 under the paper's held-out users (user_holdout_random), tuned on its validation users;
+#   part 4 (OUT4): the BERT4Rec pair (bert4rec_beauty, llm2bert4rec_beauty: Harte et al.'s second claim) over
+#                  space_bert4rec.yaml (part 1's space plus the mask proportion), loo; each trial to early
+#                  stopping with patience 10 capped at 40 epochs (a cloze learner is slow: 013 part 3's runs
+#                  peaked at epochs 48-84, so the cap is a stated departure), median pruning from epoch 10;
+#                  the best re-run like 013 part 3 (patience 10, cap 200).
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
 # finished seeds. As run (session 32): the two models' studies side by side, one thread each, under the CPU lock.
 export LLMREC_DATA_DIR=../shared/data
 OUT1=${OUT1:-outputs/sweeps/017_equal_tuning}
 OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}
 OUT3=${OUT3:-outputs/sweeps/017_equal_tuning_user_holdout}
+OUT4=${OUT4:-outputs/sweeps/017_equal_tuning_bert4rec}
 HERE=experiments/017_equal_tuning
+MODELS="sasrec llm2sasrec"  # the pair of parts 1-3 (part 4 sets its own)
 
-study() {  # <out dir> <protocol> [extra tune overrides]
+study() {  # <out dir> <protocol> [extra tune overrides, which override the defaults here]
   out=$1; protocol=$2; shift 2
   mkdir -p "$out"
-  for model in sasrec llm2sasrec; do
+  for model in $MODELS; do
     OMP_NUM_THREADS=1 python -m llmrec.tune model=$model dataset=beauty protocol=$protocol \
-      tune.space=$HERE/space.yaml tune.trials=8 "$@" tune.prune_startup=3 tune.prune_warmup=2 tune.seeds=5 \
+      tune.space=$HERE/space.yaml tune.trials=8 tune.prune_startup=3 tune.prune_warmup=2 tune.seeds=5 \
       tune.dir="$out/$model" trainer.max_epochs=40 callbacks.early_stopping.patience=3 \
-      trainer.enable_progress_bar=false > "$out/$model.log" 2>&1 &
+      trainer.enable_progress_bar=false "$@" > "$out/$model.log" 2>&1 &
   done
   wait
 }
@@ -34,11 +41,11 @@ study() {  # <out dir> <protocol> [extra tune overrides]
 # tuning.json with the paths made relative to the study's folder.
 report() {  # <out dir> <part name>
   out=$1; part=$2
-  python -m llmrec.report "$out" --baseline sasrec --significance-metrics ndcg_10 hr_10
+  python -m llmrec.report "$out" --baseline "${MODELS%% *}" --significance-metrics ndcg_10 hr_10
   mkdir -p "$HERE/report_$part"
   cp "$out"/report.md "$out"/report.csv "$out"/report_*.csv "$HERE/report_$part/"
   python experiments/014_e4srec_beauty/strip.py "$out" "$HERE/runs/$part"
-  for model in sasrec llm2sasrec; do
+  for model in $MODELS; do
     sed "s#$(realpath "$out")/##g" "$out/$model/tuning.json" > "$HERE/runs/$part/$model/tuning.json"
   done
 }
@@ -49,3 +56,7 @@ study "$OUT2" loo
 report "$OUT2" converged_trials
 study "$OUT3" user_holdout_random tune.trial_epochs=8
 report "$OUT3" user_holdout
+MODELS="bert4rec_beauty llm2bert4rec_beauty"
+study "$OUT4" loo tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 tune.prune_warmup=10 \
+  trainer.max_epochs=200 callbacks.early_stopping.patience=10
+report "$OUT4" bert4rec
