@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from llmrec import __version__
+from llmrec import __version__, _archive
 from llmrec.io import write_json_atomic
 
 RESULTS_FILE = "results.json"
@@ -18,10 +19,19 @@ def _git(here: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def archive_commit() -> str | None:
+    """The commit a ``git archive`` export of the package was made from (``llmrec._archive``); None in a
+    checkout or an install built from one, where git left the placeholder unexpanded."""
+    commit = _archive.COMMIT
+    return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
 def code_version() -> dict[str, Any]:
     """Package version plus git commit and dirty flag of the source tree, when it is a git checkout.
     Dirty: a tracked file changed, or a file under the package that git does not track yet (a new
-    module the run imports); untracked files elsewhere (outputs, notes) do not count."""
+    module the run imports); untracked files elsewhere (outputs, notes) do not count. Outside a checkout,
+    the commit a ``git archive`` export was made from, with ``dirty`` unknown (None): an export keeps no
+    record of later edits."""
     version: dict[str, Any] = {"package": __version__}
     here = Path(__file__).resolve().parents[1]  # the llmrec package, not this run/ folder
     try:
@@ -31,7 +41,10 @@ def code_version() -> dict[str, Any]:
         dirty = [c for c in changes if not c.startswith("??") or c[3:].startswith(package)]
         version.update(commit=commit, dirty=bool(dirty))
     except (OSError, subprocess.SubprocessError):
-        version.update(commit=None, dirty=None)
+        commit = archive_commit()
+        version.update(commit=commit, dirty=None)
+        if commit:
+            version["source"] = "git archive"
     return version
 
 
