@@ -36,6 +36,6 @@ OUT=outputs/sweeps/013_harte_beauty_bert4rec_converged bash experiments/013_hart
   | bash experiments/013_harte_beauty/run_jobs.sh 2
 python -m llmrec.report outputs/sweeps/013_harte_beauty_bert4rec_converged --baseline bert4rec_beauty \
   --significance-metrics ndcg_10 hr_10 --out outputs/sweeps/013_harte_beauty_bert4rec_converged/report
-#    (report.* copied to report_bert4rec_converged/; session 36 ended with seeds 0-3 of both finished)
+#    (report.* copied to report_bert4rec_converged/; seed 4 of both was resumed from last.ckpt in session 37)
 python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_bert4rec_converged \
   experiments/013_harte_beauty/runs_bert4rec_converged
