@@ -46,9 +46,26 @@ def test_resume_from_last_checkpoint_equals_an_uninterrupted_run(tmp_path: Path)
     seeded_run(tmp_path, "cut", "trainer.max_epochs=1")  # stands for a run killed during epoch 2
     assert (tmp_path / "cut" / "checkpoints" / "last.ckpt").is_file()
     (tmp_path / "cut" / "results.json").unlink()  # killed before the end: no results yet
+    clock = torch.load(tmp_path / "cut" / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"][
+        "FitClock"
+    ]
     resumed = seeded_run(tmp_path, "cut", "trainer.max_epochs=3", "resume=true")
     assert resumed["timings"]["epochs"] == full["timings"]["epochs"]
     assert same_numbers(full, resumed), (full["metrics"]["test"], resumed["metrics"]["test"])
+    # fit time counts both attempts: the first one's seconds up to its checkpoint, then the second
+    assert full["timings"]["fit_attempts"] == 1 and resumed["timings"]["fit_attempts"] == 2
+    assert clock["attempts"] == 1 and resumed["timings"]["fit_seconds"] > clock["fit_seconds"] > 0
+
+
+def test_a_resume_from_a_checkpoint_without_a_clock_says_its_fit_time_is_partial(tmp_path: Path) -> None:
+    seeded_run(tmp_path, "cut", "trainer.max_epochs=1")
+    (tmp_path / "cut" / "results.json").unlink()
+    last = tmp_path / "cut" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    del checkpoint["callbacks"]["FitClock"]  # as written before the clock existed
+    torch.save(checkpoint, last)
+    resumed = seeded_run(tmp_path, "cut", "trainer.max_epochs=2", "resume=true")
+    assert resumed["timings"]["fit_attempts"] is None and resumed["timings"]["fit_seconds"] > 0
 
 
 def _llmrec(*args: str, cwd: Path) -> subprocess.Popen[str]:

@@ -95,6 +95,18 @@ def test_unconverged_runs_are_flagged_under_the_table(tmp_path: Path) -> None:
     assert "| other † | tiny | loo | tiled | 10 | 10 |" in markdown  # the efficiency row too
 
 
+def test_a_fit_time_that_misses_earlier_attempts_is_a_lower_bound(tmp_path: Path) -> None:
+    study(tmp_path, {})
+    path = tmp_path / "other_2" / "results.json"
+    result = json.loads(path.read_text())
+    result["timings"] |= {"fit_seconds": 4.0, "fit_attempts": None}  # resumed from a clockless checkpoint
+    path.write_text(json.dumps(result))
+    markdown = compare(tmp_path)
+    assert "| ≥2.0 |" in markdown and "| 10 | 10 | ? | ? | ? | ≥2.0 |" in markdown  # both tables
+    assert "≥ other on tiny: 1 seed(s) resumed from a checkpoint that kept no clock" in markdown
+    assert "| base | tiny | loo | tiled | 3 |" in markdown and "| 1.0 |" in markdown  # no key: not flagged
+
+
 def test_a_sweep_with_too_few_seeds_still_gets_its_tables(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -74,6 +74,17 @@ def mean_std_text(mean: float, std: float, seeds: int) -> str:
     return f"{mean:.4f} ± {std:.4f}" if seeds > 1 else f"{mean:.4f}"
 
 
+def partial_fit_time(runs: list[dict[str, Any]]) -> int:
+    """Runs resumed from a checkpoint that kept no clock (``timings.fit_attempts`` null): their
+    ``fit_seconds`` counts the last attempt only, so a mean over them is a lower bound."""
+    return sum("fit_attempts" in r["timings"] and r["timings"]["fit_attempts"] is None for r in runs)
+
+
+def fit_seconds_text(row: dict[str, Any]) -> str:
+    """A row's mean fit seconds, ``≥`` where a seed's time is partial (``partial_fit_time``)."""
+    return ("≥" if row.get("fit_partial") else "") + f"{row['fit_seconds']:.1f}"
+
+
 def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
     """One row per (model label, dataset, protocol, samples): mean and std over seeds of each test metric,
     fit time, and how many of its runs stopped before converging."""
@@ -90,5 +101,6 @@ def summarize(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[dict[s
             row[name] = statistics.fmean(values)
             row[f"{name}_std"] = _stdev(values)
         row["unconverged"] = unconverged(members)
+        row["fit_partial"] = partial_fit_time(members)
         rows.append(row)
     return rows

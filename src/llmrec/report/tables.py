@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmrec.report.rows import group_runs, mean_std_text, unconverged
+from llmrec.report.rows import fit_seconds_text, group_runs, mean_std_text, partial_fit_time, unconverged
 
 
 def _metric_order(name: str) -> tuple[str, int]:
@@ -36,20 +36,33 @@ def _cell_key(row: dict[str, Any]) -> tuple[str, str, str]:
     return row["dataset"], row["protocol"], row["samples"]
 
 
-def _unconverged_note(rows: list[dict[str, Any]]) -> str:
-    flagged = [r for r in rows if r.get("unconverged")]
-    if not flagged:
-        return ""
-    return "\n" + "".join(
+def _unconverged_notes(rows: list[dict[str, Any]]) -> list[str]:
+    return [
         f"† {r['model']} on {r['dataset']}: {r['unconverged']} of {r['seeds']} seed(s) stopped before "
         f"converging (converged: false in results.json)\n"
-        for r in flagged
-    )
+        for r in rows
+        if r.get("unconverged")
+    ]
+
+
+def _partial_fit_notes(rows: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"≥ {r['model']} on {r['dataset']}: {r['fit_partial']} seed(s) resumed from a checkpoint that "
+        f"kept no clock; fit s counts their last attempt only (a lower bound)\n"
+        for r in rows
+        if r.get("fit_partial")
+    ]
+
+
+def _footnotes(notes: list[str]) -> str:
+    """A table's footnotes, after the blank line that ends the table."""
+    return "\n" + "".join(notes) if notes else ""
 
 
 def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
     """Mean ± std per row; the best mean of each column among rows of one dataset, protocol and sample
-    schema is bold; † marks rows with a run that stopped before converging (explained under the table)."""
+    schema is bold; † marks rows with a run that stopped before converging, ≥ a fit time that misses a resumed
+    seed's earlier attempts (both explained under the table)."""
     best = {
         (m, _cell_key(r)): max(o[m] for o in rows if _cell_key(o) == _cell_key(r))
         for m in metrics
@@ -63,9 +76,9 @@ def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
         for m in metrics:
             text = mean_std_text(row[m], row[f"{m}_std"], row["seeds"])
             cells.append(f"**{text}**" if row[m] == best[(m, _cell_key(row))] else text)
-        cells.append(f"{row['fit_seconds']:.1f}")
+        cells.append(fit_seconds_text(row))
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n" + _unconverged_note(rows)
+    return "\n".join(lines) + "\n" + _footnotes(_unconverged_notes(rows) + _partial_fit_notes(rows))
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -107,6 +120,7 @@ def efficiency_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "test_seconds": _mean([t.get("test_seconds") for t in timings]),
                 "test_users_per_second": _mean([t.get("test_users_per_second") for t in timings]),
                 "unconverged": unconverged(members),
+                "fit_partial": partial_fit_time(members),
             }
         )
     return rows
@@ -140,7 +154,7 @@ def efficiency_markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['model']}{mark} | {r['dataset']} | {r['protocol']} | {r['samples']} | "
             f"{_count(r['trainable_params'])} | {_count(r['total_params'])} | {_amount(r['epochs'])} | "
-            f"{_amount(r['examples'])} | {_amount(r['loss_targets'])} | {r['fit_seconds']:.1f} | "
+            f"{_amount(r['examples'])} | {_amount(r['loss_targets'])} | {fit_seconds_text(r)} | "
             f"{r['test_seconds']:.2f} | {r['test_users_per_second']:.0f} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _footnotes(_partial_fit_notes(rows))

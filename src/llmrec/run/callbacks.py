@@ -1,6 +1,6 @@
-"""Training callbacks for reliability: stop on a non-finite loss, carry RNG state across a resume, and
-stamp checkpoints with what they were trained on (so a resume never mixes runs); and an epoch clock for
-benchmarks that read "wall time to reach a validation score" off the metrics file."""
+"""Training callbacks for reliability: stop on a non-finite loss, carry RNG state and the fit's time across a
+resume, and stamp checkpoints with what they were trained on (so a resume never mixes runs); and an epoch
+clock for benchmarks that read "wall time to reach a validation score" off the metrics file."""
 
 from __future__ import annotations
 
@@ -93,6 +93,40 @@ class RunStamp(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         checkpoint["llmrec"] = dict(self.stamp)
+
+
+class FitClock(pl.Callback):
+    """The fit's wall seconds across resumes. Each checkpoint stores the seconds spent up to it, and a run
+    resumed from it counts on from there, so a resumed run's ``fit_seconds`` covers all its attempts (work
+    lost after an attempt's last checkpoint is redone and counted once), not only the last one. ``carried``:
+    a checkpoint's clock was loaded (one from before this clock has none)."""
+
+    def __init__(self) -> None:
+        self.before, self.attempts, self.carried = 0.0, 1, False
+        self.start = time.perf_counter()
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fit_seconds": self.seconds(), "attempts": self.attempts}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.before = float(state_dict["fit_seconds"])
+        self.attempts = int(state_dict["attempts"]) + 1
+        self.carried = True
+
+
+def fit_time(trainer: pl.Trainer, this_attempt: float, resumed: bool) -> dict[str, Any]:
+    """``fit_seconds`` over every attempt of a resumed run and ``fit_attempts``; a run resumed from a
+    checkpoint that kept no clock has only its last attempt's seconds, and ``fit_attempts`` None."""
+    clock = next((c for c in trainer.callbacks if isinstance(c, FitClock)), None)
+    if clock is None or (resumed and not clock.carried):
+        return {"fit_seconds": this_attempt, "fit_attempts": None if resumed else 1}
+    return {"fit_seconds": clock.seconds(), "fit_attempts": clock.attempts}
 
 
 class EpochClock(pl.Callback):

@@ -26,7 +26,7 @@ from llmrec.evaluation.export import check_export_k, write_topk
 from llmrec.models.base import SequentialRecommender
 from llmrec.models.layers.adapters import save_adapters
 from llmrec.run.budget import budget_callbacks, budget_results, read_budget
-from llmrec.run.callbacks import RunStamp
+from llmrec.run.callbacks import FitClock, RunStamp, fit_time
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.run.loggers import log_config_at_start
 from llmrec.run.lr_schedule import attach_optimization
@@ -137,7 +137,7 @@ def _training_callbacks(cfg: DictConfig, stamp: dict[str, Any] | None) -> list[p
     sequences of ``dataset.max_len`` items (logged where the model has an LLM backbone)."""
     batch = as_int(cfg.datamodule.batch_size, "datamodule.batch_size")
     plan = MemoryPlanLog(batch, as_int(cfg.dataset.max_len, "dataset.max_len"))
-    return [*_callbacks(cfg), RunStamp(stamp), plan]
+    return [*_callbacks(cfg), RunStamp(stamp), FitClock(), plan]
 
 
 def build_trainer(
@@ -279,12 +279,12 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     fit_start = time.perf_counter()
     if model.requires_training:
         trainer.fit(model, datamodule=prepared.datamodule, ckpt_path=resume_from, weights_only=True)
-    fit_seconds = time.perf_counter() - fit_start
+    fit = fit_time(trainer, time.perf_counter() - fit_start, resumed=resume_from is not None)
     best = _load_best(model, trainer) if model.requires_training else None
 
     scores = evaluate(model, trainer, prepared.datamodule, export_k)
     epochs = trainer.current_epoch if model.requires_training else 0
-    timings = {"fit_seconds": fit_seconds, "epochs": epochs, **eval_timings(scores)}
+    timings = {**fit, "epochs": epochs, **eval_timings(scores)}
     timings["total_seconds"] = time.perf_counter() - started
     results = assemble_results(cfg, prepared, model, scores, timings, best) | {"code_version": version}
     results |= budget_results(cfg, trainer, model.requires_training)
