@@ -158,6 +158,24 @@ def test_best_setting_is_rerun_over_the_seeds(tmp_path: Path) -> None:
     assert written["cost"]["trials"] == 1 and written["cost"]["mean_seconds"] > 0.0
 
 
+def test_an_interrupted_rerun_of_the_best_continues_from_its_checkpoint(tmp_path: Path) -> None:
+    first = tune(settings(tmp_path, "model=sasrec", trials=1, seeds=(0,)))
+    seed_dir = Path(first["seeds"][0]["dir"])
+    (seed_dir / "results.json").unlink()  # killed after its last checkpoint, before the end
+    again = tune(settings(tmp_path, "model=sasrec", trials=1, seeds=(0,)))
+    assert again["seeds"][0]["test"] == first["seeds"][0]["test"]
+    assert json.loads((seed_dir / "results.json").read_text())["timings"]["fit_attempts"] == 2
+
+
+def test_a_rerun_folder_of_other_parameters_is_refused(tmp_path: Path) -> None:
+    first = tune(settings(tmp_path, "model=sasrec", trials=1, seeds=(0,)))
+    seed_dir = Path(first["seeds"][0]["dir"])
+    (seed_dir / "results.json").unlink()
+    (seed_dir / "best_params.json").write_text(json.dumps({"model.lr": 0.5}))  # an earlier best
+    with pytest.raises(ConfigError, match=r"holds a re-run of other parameters .*delete the folder"):
+        tune(settings(tmp_path, "model=sasrec", trials=1, seeds=(0,)))
+
+
 def test_trials_take_their_own_epoch_cap_and_the_best_its_full_budget(tmp_path: Path) -> None:
     space = space_file(tmp_path, "model.lr: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}\n")
     args = ("model=sasrec", "trainer.max_epochs=2", "callbacks=none")

@@ -7,7 +7,8 @@
    on validation (:mod:`llmrec.run.tune_trial`), pruned on validation, a failed one recorded and skipped.
    The study is stored in ``<tune.dir>/study.db``, so the same command resumes an interrupted run.
 3. Train the best trial's parameters again over ``tune.seeds`` seeds with the full pipeline, test
-   included (:mod:`llmrec.run.tune_best`), and write ``<tune.dir>/tuning.json``.
+   included (:mod:`llmrec.run.tune_best`; on a resume a finished seed is read, an interrupted one continues
+   from its last checkpoint), and write ``<tune.dir>/tuning.json``.
 """
 
 from __future__ import annotations

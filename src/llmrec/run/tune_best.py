@@ -14,17 +14,35 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from llmrec.errors import ConfigError
 from llmrec.io import write_json_atomic
 from llmrec.run.pipeline import run
 from llmrec.run.tune_space import apply_params
 from llmrec.run.tune_study import ERROR_ATTR, INTERRUPTED, TuneJob, counted
 
 log = logging.getLogger(__name__)
+BEST_PARAMS = "best_params.json"  # in a re-run's folder: the parameters it trains, so a resume can check them
+
+
+def _started_with(folder: Path, params: dict[str, Any]) -> bool:
+    """Whether ``folder`` holds a re-run of ``params`` that was started before (it is resumed from its own
+    last checkpoint); one started with other parameters (the study grew and found another best) is refused."""
+    record = folder / BEST_PARAMS
+    if not record.is_file():
+        return False
+    started = json.loads(record.read_text(encoding="utf-8"))
+    if started != params:
+        raise ConfigError(
+            f"{folder} holds a re-run of other parameters ({started}), not of the best trial's ({params}); "
+            f"delete the folder to train this seed again"
+        )
+    return True
 
 
 def rerun_best(job: TuneJob, params: dict[str, Any]) -> list[dict[str, Any]]:
     """``params`` over every seed of ``tune.seeds``, each a normal run in ``<tune.dir>/best/seed_<s>``; a
-    seed whose folder already holds ``results.json`` (a resumed tuning run) is read, not trained again."""
+    seed whose folder already holds ``results.json`` (a resumed tuning run) is read, not trained again, and
+    one interrupted part way continues from its last checkpoint."""
     reruns = []
     for seed in job.settings.seeds:
         folder = job.folder / "best" / f"seed_{seed}"
@@ -34,6 +52,9 @@ def rerun_best(job: TuneJob, params: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             cfg = apply_params(job.cfg, params)
             cfg.seed = seed
+            cfg.resume = _started_with(folder, params)
+            folder.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(folder / BEST_PARAMS, params)
             pl.seed_everything(seed, workers=True, verbose=False)
             results = run(cfg, folder)
         reruns.append({"seed": seed, "dir": str(folder), **results["metrics"]})
