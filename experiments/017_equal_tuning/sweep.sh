@@ -50,13 +50,15 @@ report() {  # <out dir> <part name>
   done
 }
 
-study "$OUT1" loo tune.trial_epochs=8
-report "$OUT1" trial_cap8
-study "$OUT2" loo
-report "$OUT2" converged_trials
-study "$OUT3" user_holdout_random tune.trial_epochs=8
-report "$OUT3" user_holdout
-MODELS="bert4rec_beauty llm2bert4rec_beauty"
-study "$OUT4" loo tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 tune.prune_warmup=10 \
-  trainer.max_epochs=200 callbacks.early_stopping.patience=10
-report "$OUT4" bert4rec
+PARTS=${PARTS:-1 2 3 4}  # e.g. PARTS=4 runs (or resumes) part 4 alone
+for part in $PARTS; do
+  case $part in
+    1) study "$OUT1" loo tune.trial_epochs=8 && report "$OUT1" trial_cap8 ;;
+    2) study "$OUT2" loo && report "$OUT2" converged_trials ;;
+    3) study "$OUT3" user_holdout_random tune.trial_epochs=8 && report "$OUT3" user_holdout ;;
+    4) MODELS="bert4rec_beauty llm2bert4rec_beauty"
+       study "$OUT4" loo tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 tune.prune_warmup=10 \
+         trainer.max_epochs=200 callbacks.early_stopping.patience=10 && report "$OUT4" bert4rec ;;
+    *) echo "unknown part $part (1-4)" >&2; exit 2 ;;
+  esac
+done
