@@ -36,26 +36,29 @@ def _cell_key(row: dict[str, Any]) -> tuple[str, str, str]:
     return row["dataset"], row["protocol"], row["samples"]
 
 
-def _unconverged_notes(rows: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"† {r['model']} on {r['dataset']}: {r['unconverged']} of {r['seeds']} seed(s) stopped before "
-        f"converging (converged: false in results.json)\n"
+# a row's flag -> the mark the table shows and the footnote that explains it
+FOOTNOTES = {
+    "unconverged": (
+        "†",
+        "{n} of {seeds} seed(s) stopped before converging (converged: false in results.json)",
+    ),
+    "fit_partial": (
+        "≥",
+        "{n} seed(s) resumed from a checkpoint that kept no clock; fit s counts their last attempt only "
+        "(a lower bound)",
+    ),
+}
+
+
+def _footnotes(rows: list[dict[str, Any]], flags: Sequence[str]) -> str:
+    """The footnotes of the ``flags`` set in ``rows``, after the blank line that ends the table."""
+    notes = [
+        f"{mark} {r['model']} on {r['dataset']}: {text.format(n=r[flag], seeds=r.get('seeds'))}\n"
+        for flag in flags
+        for mark, text in [FOOTNOTES[flag]]
         for r in rows
-        if r.get("unconverged")
+        if r.get(flag)
     ]
-
-
-def _partial_fit_notes(rows: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"≥ {r['model']} on {r['dataset']}: {r['fit_partial']} seed(s) resumed from a checkpoint that "
-        f"kept no clock; fit s counts their last attempt only (a lower bound)\n"
-        for r in rows
-        if r.get("fit_partial")
-    ]
-
-
-def _footnotes(notes: list[str]) -> str:
-    """A table's footnotes, after the blank line that ends the table."""
     return "\n" + "".join(notes) if notes else ""
 
 
@@ -78,7 +81,7 @@ def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
             cells.append(f"**{text}**" if row[m] == best[(m, _cell_key(row))] else text)
         cells.append(fit_seconds_text(row))
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n" + _footnotes(_unconverged_notes(rows) + _partial_fit_notes(rows))
+    return "\n".join(lines) + "\n" + _footnotes(rows, ["unconverged", "fit_partial"])
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -157,4 +160,4 @@ def efficiency_markdown(rows: list[dict[str, Any]]) -> str:
             f"{_amount(r['examples'])} | {_amount(r['loss_targets'])} | {fit_seconds_text(r)} | "
             f"{r['test_seconds']:.2f} | {r['test_users_per_second']:.0f} |"
         )
-    return "\n".join(lines) + "\n" + _footnotes(_partial_fit_notes(rows))
+    return "\n".join(lines) + "\n" + _footnotes(rows, ["fit_partial"])
