@@ -39,3 +39,12 @@ python -m llmrec.report outputs/sweeps/013_harte_beauty_bert4rec_converged --bas
 #    (report.* copied to report_bert4rec_converged/; seed 4 of both was resumed from last.ckpt in session 37)
 python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_bert4rec_converged \
   experiments/013_harte_beauty/runs_bert4rec_converged
+#    The same under held-out users (session 37; report.* copied to report_bert4rec_converged_user_holdout/; the
+#    stripped runs join runs_bert4rec_converged/ as user_holdout_random_*).
+OUT=outputs/sweeps/013_harte_beauty_bert4rec_converged_user_holdout PROTOCOLS=user_holdout_random \
+  bash experiments/013_harte_beauty/jobs_bert4rec_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+python -m llmrec.report outputs/sweeps/013_harte_beauty_bert4rec_converged_user_holdout \
+  --baseline bert4rec_beauty --significance-metrics ndcg_10 hr_10 \
+  --out outputs/sweeps/013_harte_beauty_bert4rec_converged_user_holdout/report
+python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_bert4rec_converged_user_holdout \
+  experiments/013_harte_beauty/runs_bert4rec_converged
