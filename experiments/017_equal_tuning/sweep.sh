@@ -50,6 +50,31 @@ report() {  # <out dir> <part name>
   done
 }
 
+# Part 4 outlasts a session on 2 cores, so its state travels in the repository: `PARTS=save4` copies each
+# study.db and the finished re-runs (results.json with per-user ranks, best_params.json) to $HERE/state_bert4rec/,
+# and part 4 copies them back into an $OUT4 that lacks them, so a fresh clone continues where the last stopped
+# (an unfinished seed starts again: its checkpoints are not kept).
+STATE4=$HERE/state_bert4rec
+save_state() {  # <out dir> <state dir>
+  for model in $MODELS; do
+    mkdir -p "$2/$model"
+    python -c "import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))" \
+      "$1/$model/study.db" "$2/$model/study.db"
+    for done in "$1/$model"/best/seed_*/results.json; do
+      [ -f "$done" ] || continue
+      seed=$(basename "$(dirname "$done")")
+      mkdir -p "$2/$model/best/$seed"
+      cp "$done" "$(dirname "$done")/best_params.json" "$2/$model/best/$seed/"
+    done
+  done
+}
+restore_state() {  # <state dir> <out dir>
+  [ -d "$1" ] || return 0
+  for model in $MODELS; do
+    [ -f "$2/$model/study.db" ] || { mkdir -p "$2/$model" && cp -rn "$1/$model/." "$2/$model/"; }
+  done
+}
+
 PARTS=${PARTS:-1 2 3 4}  # e.g. PARTS=4 runs (or resumes) part 4 alone
 for part in $PARTS; do
   case $part in
@@ -57,8 +82,10 @@ for part in $PARTS; do
     2) study "$OUT2" loo && report "$OUT2" converged_trials ;;
     3) study "$OUT3" user_holdout_random tune.trial_epochs=8 && report "$OUT3" user_holdout ;;
     4) MODELS="bert4rec_beauty llm2bert4rec_beauty"
+       restore_state "$STATE4" "$OUT4"
        study "$OUT4" loo tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 tune.prune_warmup=10 \
          trainer.max_epochs=200 callbacks.early_stopping.patience=10 && report "$OUT4" bert4rec ;;
-    *) echo "unknown part $part (1-4)" >&2; exit 2 ;;
+    save4) MODELS="bert4rec_beauty llm2bert4rec_beauty" save_state "$OUT4" "$STATE4" ;;
+    *) echo "unknown part $part (1-4, save4)" >&2; exit 2 ;;
   esac
 done
