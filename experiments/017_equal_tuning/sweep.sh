@@ -14,7 +14,8 @@
 #                  peaked at epochs 48-84, so the cap is a stated departure), median pruning from epoch 10;
 #                  the best re-run like 013 part 3 (patience 10, cap 200).
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
-# finished seeds. As run (session 32): the two models' studies side by side, one thread each, under the CPU lock.
+# finished seeds. As run (sessions 32 and 38, part 4): the two models' studies side by side, one thread each,
+# under the CPU lock.
 export LLMREC_DATA_DIR=../shared/data
 OUT1=${OUT1:-outputs/sweeps/017_equal_tuning}
 OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}
