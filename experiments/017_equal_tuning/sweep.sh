@@ -12,7 +12,8 @@
 #                  space_bert4rec.yaml (part 1's space plus the mask proportion), loo; each trial to early
 #                  stopping with patience 10 capped at 40 epochs (a cloze learner is slow: 013 part 3's runs
 #                  peaked at epochs 48-84, so the cap is a stated departure), median pruning from epoch 10;
-#                  the best re-run like 013 part 3 (patience 10, cap 200).
+#                  the best re-run like 013 part 3 (patience 10, cap 200);
+#   part 5 (OUT5): part 4 under the paper's held-out users (user_holdout_random), the same space and budget.
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
 # finished seeds. As run (sessions 32 and 38, part 4): the two models' studies side by side, one thread each,
 # under the CPU lock.
@@ -21,8 +22,9 @@ OUT1=${OUT1:-outputs/sweeps/017_equal_tuning}
 OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}
 OUT3=${OUT3:-outputs/sweeps/017_equal_tuning_user_holdout}
 OUT4=${OUT4:-outputs/sweeps/017_equal_tuning_bert4rec}
+OUT5=${OUT5:-outputs/sweeps/017_equal_tuning_bert4rec_user_holdout}
 HERE=experiments/017_equal_tuning
-MODELS="sasrec llm2sasrec"  # the pair of parts 1-3 (part 4 sets its own)
+MODELS="sasrec llm2sasrec"  # the pair of parts 1-3 (parts 4 and 5 set their own)
 
 study() {  # <out dir> <protocol> [extra tune overrides, which override the defaults here]
   out=$1; protocol=$2; shift 2
@@ -51,11 +53,18 @@ report() {  # <out dir> <part name>
   done
 }
 
-# Part 4 outlasts a session on 2 cores, so its state travels in the repository: `PARTS=save4` copies each
-# study.db and the finished re-runs (results.json with per-user ranks, best_params.json) to $HERE/state_bert4rec/,
-# and part 4 copies them back into an $OUT4 that lacks them, so a fresh clone continues where the last stopped
-# (an unfinished seed starts again: its checkpoints are not kept).
+# Parts 4 and 5 outlast a session on 2 cores, so their state travels in the repository: `PARTS=save4` (save5)
+# copies each study.db and the finished re-runs (results.json with per-user ranks, best_params.json) to
+# $STATE4 ($STATE5), and the part copies them back into an $OUT4 ($OUT5) that lacks them, so a fresh clone
+# continues where the last stopped (an unfinished seed starts again: its checkpoints are not kept).
 STATE4=$HERE/state_bert4rec
+STATE5=$HERE/state_bert4rec_user_holdout
+BERT4REC_PAIR="bert4rec_beauty llm2bert4rec_beauty"
+bert4rec_study() {  # <out dir> <state dir> <protocol>
+  restore_state "$2" "$1"
+  study "$1" "$3" tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 tune.prune_warmup=10 \
+    trainer.max_epochs=200 callbacks.early_stopping.patience=10
+}
 save_state() {  # <out dir> <state dir>
   for model in $MODELS; do
     mkdir -p "$2/$model"
@@ -76,17 +85,18 @@ restore_state() {  # <state dir> <out dir>
   done
 }
 
-PARTS=${PARTS:-1 2 3 4}  # e.g. PARTS=4 runs (or resumes) part 4 alone
+PARTS=${PARTS:-1 2 3 4 5}  # e.g. PARTS=4 runs (or resumes) part 4 alone
 for part in $PARTS; do
   case $part in
     1) study "$OUT1" loo tune.trial_epochs=8 && report "$OUT1" trial_cap8 ;;
     2) study "$OUT2" loo && report "$OUT2" converged_trials ;;
     3) study "$OUT3" user_holdout_random tune.trial_epochs=8 && report "$OUT3" user_holdout ;;
-    4) MODELS="bert4rec_beauty llm2bert4rec_beauty"
-       restore_state "$STATE4" "$OUT4"
-       study "$OUT4" loo tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 tune.prune_warmup=10 \
-         trainer.max_epochs=200 callbacks.early_stopping.patience=10 && report "$OUT4" bert4rec ;;
-    save4) MODELS="bert4rec_beauty llm2bert4rec_beauty" save_state "$OUT4" "$STATE4" ;;
-    *) echo "unknown part $part (1-4, save4)" >&2; exit 2 ;;
+    4) MODELS=$BERT4REC_PAIR bert4rec_study "$OUT4" "$STATE4" loo &&
+         MODELS=$BERT4REC_PAIR report "$OUT4" bert4rec ;;
+    5) MODELS=$BERT4REC_PAIR bert4rec_study "$OUT5" "$STATE5" user_holdout_random &&
+         MODELS=$BERT4REC_PAIR report "$OUT5" bert4rec_user_holdout ;;
+    save4) MODELS=$BERT4REC_PAIR save_state "$OUT4" "$STATE4" ;;
+    save5) MODELS=$BERT4REC_PAIR save_state "$OUT5" "$STATE5" ;;
+    *) echo "unknown part $part (1-5, save4, save5)" >&2; exit 2 ;;
   esac
 done
