@@ -167,10 +167,12 @@ def test_an_interrupted_rerun_of_the_best_continues_from_its_checkpoint(tmp_path
     assert json.loads((seed_dir / "results.json").read_text())["timings"]["fit_attempts"] == 2
 
 
-def test_a_rerun_folder_of_other_parameters_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("finished", [False, True])
+def test_a_rerun_folder_of_other_parameters_is_refused(tmp_path: Path, finished: bool) -> None:
     first = tune(settings(tmp_path, "model=sasrec", trials=1, seeds=(0,)))
     seed_dir = Path(first["seeds"][0]["dir"])
-    (seed_dir / "results.json").unlink()
+    if not finished:  # interrupted: it would resume; finished: its results are not the new best's
+        (seed_dir / "results.json").unlink()
     (seed_dir / "best_params.json").write_text(json.dumps({"model.lr": 0.5}))  # an earlier best
     with pytest.raises(ConfigError, match=r"holds a re-run of other parameters .*delete the folder"):
         tune(settings(tmp_path, "model=sasrec", trials=1, seeds=(0,)))

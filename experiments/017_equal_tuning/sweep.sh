@@ -26,14 +26,15 @@ OUT5=${OUT5:-outputs/sweeps/017_equal_tuning_bert4rec_user_holdout}
 HERE=experiments/017_equal_tuning
 MODELS="sasrec llm2sasrec"  # the pair of parts 1-3 (parts 4 and 5 set their own)
 
-study() {  # <out dir> <protocol> [extra tune overrides, which override the defaults here]
+# The overrides' order is part of a stored study's identity: keep it, or a resume is refused.
+study() {  # <out dir> <protocol> [extra tune overrides, which override the defaults here]; $STATE: tune.state
   out=$1; protocol=$2; shift 2
   mkdir -p "$out"
   for model in $MODELS; do
     OMP_NUM_THREADS=1 python -m llmrec.tune model=$model dataset=beauty protocol=$protocol \
       tune.space=$HERE/space.yaml tune.trials=8 tune.prune_startup=3 tune.prune_warmup=2 tune.seeds=5 \
-      tune.dir="$out/$model" trainer.max_epochs=40 callbacks.early_stopping.patience=3 \
-      trainer.enable_progress_bar=false "$@" > "$out/$model.log" 2>&1 &
+      tune.dir="$out/$model" ${STATE:+tune.state=$STATE/$model} trainer.max_epochs=40 \
+      callbacks.early_stopping.patience=3 trainer.enable_progress_bar=false "$@" > "$out/$model.log" 2>&1 &
   done
   wait
 }
@@ -53,36 +54,13 @@ report() {  # <out dir> <part name>
   done
 }
 
-# Parts 4 and 5 outlast a session on 2 cores, so their state travels in the repository: `PARTS=save4` (save5)
-# copies each study.db and the finished re-runs (results.json with per-user ranks, best_params.json) to
-# $STATE4 ($STATE5), and the part copies them back into an $OUT4 ($OUT5) that lacks them, so a fresh clone
-# continues where the last stopped (an unfinished seed starts again: its checkpoints are not kept).
-STATE4=$HERE/state_bert4rec
-STATE5=$HERE/state_bert4rec_user_holdout
+# Parts 4 and 5 outlast a session on 2 cores, so each study keeps its state in the repository as it goes
+# (tune.state: study.db after every trial, each finished re-run's results.json and best_params.json), and a
+# fresh clone's empty output folder continues from it (an unfinished seed starts again: checkpoints are not kept).
 BERT4REC_PAIR="bert4rec_beauty llm2bert4rec_beauty"
 bert4rec_study() {  # <out dir> <state dir> <protocol>
-  restore_state "$2" "$1"
-  study "$1" "$3" tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 tune.prune_warmup=10 \
-    trainer.max_epochs=200 callbacks.early_stopping.patience=10
-}
-save_state() {  # <out dir> <state dir>
-  for model in $MODELS; do
-    mkdir -p "$2/$model"
-    python -c "import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))" \
-      "$1/$model/study.db" "$2/$model/study.db"
-    for done in "$1/$model"/best/seed_*/results.json; do
-      [ -f "$done" ] || continue
-      seed=$(basename "$(dirname "$done")")
-      mkdir -p "$2/$model/best/$seed"
-      cp "$done" "$(dirname "$done")/best_params.json" "$2/$model/best/$seed/"
-    done
-  done
-}
-restore_state() {  # <state dir> <out dir>
-  [ -d "$1" ] || return 0
-  for model in $MODELS; do
-    [ -f "$2/$model/study.db" ] || { mkdir -p "$2/$model" && cp -rn "$1/$model/." "$2/$model/"; }
-  done
+  MODELS=$BERT4REC_PAIR STATE=$2 study "$1" "$3" tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 \
+    tune.prune_warmup=10 trainer.max_epochs=200 callbacks.early_stopping.patience=10
 }
 
 PARTS=${PARTS:-1 2 3 4 5}  # e.g. PARTS=4 runs (or resumes) part 4 alone
@@ -91,12 +69,9 @@ for part in $PARTS; do
     1) study "$OUT1" loo tune.trial_epochs=8 && report "$OUT1" trial_cap8 ;;
     2) study "$OUT2" loo && report "$OUT2" converged_trials ;;
     3) study "$OUT3" user_holdout_random tune.trial_epochs=8 && report "$OUT3" user_holdout ;;
-    4) MODELS=$BERT4REC_PAIR bert4rec_study "$OUT4" "$STATE4" loo &&
-         MODELS=$BERT4REC_PAIR report "$OUT4" bert4rec ;;
-    5) MODELS=$BERT4REC_PAIR bert4rec_study "$OUT5" "$STATE5" user_holdout_random &&
+    4) bert4rec_study "$OUT4" $HERE/state_bert4rec loo && MODELS=$BERT4REC_PAIR report "$OUT4" bert4rec ;;
+    5) bert4rec_study "$OUT5" $HERE/state_bert4rec_user_holdout user_holdout_random &&
          MODELS=$BERT4REC_PAIR report "$OUT5" bert4rec_user_holdout ;;
-    save4) MODELS=$BERT4REC_PAIR save_state "$OUT4" "$STATE4" ;;
-    save5) MODELS=$BERT4REC_PAIR save_state "$OUT5" "$STATE5" ;;
-    *) echo "unknown part $part (1-5, save4, save5)" >&2; exit 2 ;;
+    *) echo "unknown part $part (1-5)" >&2; exit 2 ;;
   esac
 done

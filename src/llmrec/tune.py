@@ -13,17 +13,19 @@ from collections.abc import Sequence
 
 USAGE = """usage: python -m llmrec.tune model=<model> [dataset=<dataset>] [tune.trials=20] [tune.seeds=3]
                              [tune.seed_list=[0,1,2]] [tune.space=<conf/hparams_search name>]
-                             [tune.dir=<folder>] [tune.sampler_seed=0] [tune.prune=true]
-                             [tune.prune_startup=5] [tune.prune_warmup=2] [tune.trial_epochs=0]
-                             [any llmrec override]
+                             [tune.dir=<folder>] [tune.state=<folder>] [tune.sampler_seed=0]
+                             [tune.prune=true] [tune.prune_startup=5] [tune.prune_warmup=2]
+                             [tune.trial_epochs=0] [any llmrec override]
 
 Runs an Optuna study over conf/hparams_search/<model>.yaml (tune.space to choose another): tune.trials
 trials (a grid space: its grid once; an empty space: one), each trained on train and scored on validation
 (eval.monitor), pruned by a median pruner, each capped at tune.trial_epochs epochs when it is set (0:
 the run's trainer.max_epochs, as the re-runs of the best). The study is stored in <tune.dir>/study.db
-(default <paths.log_dir>/tune/<model>_<dataset>): the same command resumes it. The best trial is then trained
-over the seeds into <tune.dir>/best/seed_<s>/ (test computed only there); <tune.dir>/tuning.json
-records the trials, the best and the cost per trial.
+(default <paths.log_dir>/tune/<model>_<dataset>): the same command resumes it. tune.state names a
+folder (e.g. in your repository) kept up to date with study.db and the finished re-runs; a tune.dir
+without a study starts from it, so a study that outlasts a machine continues on another. The best trial
+is then trained over the seeds into <tune.dir>/best/seed_<s>/ (test computed only there);
+<tune.dir>/tuning.json records the trials, the best and the cost per trial.
 """
 
 

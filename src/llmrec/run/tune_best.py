@@ -18,10 +18,11 @@ from llmrec.errors import ConfigError
 from llmrec.io import write_json_atomic
 from llmrec.run.pipeline import run
 from llmrec.run.tune_space import apply_params
+from llmrec.run.tune_state import BEST_PARAMS
+from llmrec.run.tune_state import save as save_state
 from llmrec.run.tune_study import ERROR_ATTR, INTERRUPTED, TuneJob, counted
 
 log = logging.getLogger(__name__)
-BEST_PARAMS = "best_params.json"  # in a re-run's folder: the parameters it trains, so a resume can check them
 
 
 def _started_with(folder: Path, params: dict[str, Any]) -> bool:
@@ -41,13 +42,14 @@ def _started_with(folder: Path, params: dict[str, Any]) -> bool:
 
 def rerun_best(job: TuneJob, params: dict[str, Any]) -> list[dict[str, Any]]:
     """``params`` over every seed of ``tune.seeds``, each a normal run in ``<tune.dir>/best/seed_<s>``; a
-    seed whose folder already holds ``results.json`` (a resumed tuning run) is read, not trained again, and
-    one interrupted part way continues from its last checkpoint."""
+    seed whose folder already holds ``results.json`` of these parameters (a resumed tuning run) is read, not
+    trained again, and one interrupted part way continues from its last checkpoint."""
     reruns = []
     for seed in job.settings.seeds:
         folder = job.folder / "best" / f"seed_{seed}"
         done = folder / "results.json"
         if done.is_file():
+            _started_with(folder, params)  # a study that grew may have found another best
             results = json.loads(done.read_text(encoding="utf-8"))
         else:
             cfg = apply_params(job.cfg, params)
@@ -57,6 +59,7 @@ def rerun_best(job: TuneJob, params: dict[str, Any]) -> list[dict[str, Any]]:
             write_json_atomic(folder / BEST_PARAMS, params)
             pl.seed_everything(seed, workers=True, verbose=False)
             results = run(cfg, folder)
+            save_state(job.settings.state, job.folder)
         reruns.append({"seed": seed, "dir": str(folder), **results["metrics"]})
         metric = str(job.cfg.eval.monitor).removeprefix("val/")
         test = results["metrics"]["test"].get(metric, float("nan"))

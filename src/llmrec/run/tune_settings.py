@@ -14,6 +14,7 @@ DEFAULTS = {
     "seed_list": "",
     "space": "",
     "dir": "",
+    "state": "",
     "sampler_seed": "0",
     "prune": "true",
     "prune_startup": "5",
@@ -28,12 +29,15 @@ class TuneSettings:
     again with; ``space``/``dir``: empty for the defaults (the model's name, outputs/tune/<model>_<dataset>);
     pruning by a median pruner after ``prune_startup`` trials and ``prune_warmup`` validated epochs;
     ``trial_epochs``: each trial's epoch cap (0: the run's ``trainer.max_epochs``, as the re-runs), a
-    smaller search budget than the final runs', the same for every model of a comparison."""
+    smaller search budget than the final runs', the same for every model of a comparison; ``state``: a
+    folder kept up to date with the study and its finished re-runs, which a ``dir`` without a study starts
+    from (empty: none; :mod:`llmrec.run.tune_state`)."""
 
     trials: int = 20
     seeds: tuple[int, ...] = (0, 1, 2)
     space: str = ""
     dir: str = ""
+    state: str = ""
     sampler_seed: int = 0
     prune: bool = True
     prune_startup: int = 5
@@ -95,6 +99,7 @@ def parse_args(argv: Sequence[str]) -> TuneSettings:
         seeds=_seeds(raw),
         space=raw["space"],
         dir=raw["dir"],
+        state=raw["state"],
         sampler_seed=_int(raw["sampler_seed"], "sampler_seed", 0),
         prune=_bool(raw["prune"], "prune"),
         prune_startup=_int(raw["prune_startup"], "prune_startup", 0),

@@ -22,6 +22,7 @@ from llmrec.run.api import compose
 from llmrec.run.pipeline import check_eval
 from llmrec.run.tune_settings import TuneSettings
 from llmrec.run.tune_space import SearchSpace, apply_params, check_keys, load_space
+from llmrec.run.tune_state import save as save_state
 from llmrec.run.tune_trial import run_trial
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ def run_study(job: TuneJob, study: optuna.Study) -> int:
         seconds = frozen.user_attrs["seconds"]
         state = f"{frozen.state.name}{shown}"
         log.info(f"trial {frozen.number}: {state} in {seconds:.1f} s {frozen.params} {note}")
+        save_state(job.settings.state, job.folder)
     return missing
 
 
