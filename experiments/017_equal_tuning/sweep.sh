@@ -15,8 +15,8 @@
 #                  the best re-run like 013 part 3 (patience 10, cap 200);
 #   part 5 (OUT5): part 4 under the paper's held-out users (user_holdout_random), the same space and budget.
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
-# finished seeds. As run (sessions 32 and 38, part 4): the two models' studies side by side, one thread each,
-# under the CPU lock.
+# finished seeds. As run (sessions 32, 38 for part 4, 39 for part 5): the two models' studies side by side, one
+# thread each, under the CPU lock.
 export LLMREC_DATA_DIR=../shared/data
 OUT1=${OUT1:-outputs/sweeps/017_equal_tuning}
 OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from llmrec.errors import ConfigError
+from llmrec.io import current_umask
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def _backup(source: Path, target: Path) -> None:
     """SQLite's online backup into a temp file renamed over ``target``: never a half-copied study."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~current_umask())  # a file's ordinary mode, not mkstemp's 0600
     os.close(fd)
     try:
         with sqlite3.connect(source) as reader, sqlite3.connect(tmp) as writer:
