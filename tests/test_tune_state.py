@@ -5,6 +5,8 @@ state is one clear error."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -54,7 +56,7 @@ def test_the_state_follows_the_study_and_a_fresh_folder_continues_from_it(tmp_pa
     third = prepare(settings(tmp_path, "machine_c", trials=3, seeds=(0,)))
     tune_state.restore(third.settings.state, third.folder)
     assert run_study(third, open_study(third)) == 1  # only the missing trial
-    with tune_state.sqlite3.connect(state / "study.db") as db:
+    with closing(sqlite3.connect(state / "study.db")) as db:
         assert db.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 3
 
 

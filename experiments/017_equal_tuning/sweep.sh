@@ -56,7 +56,7 @@ report() {  # <out dir> <part name>
 
 # Parts 4 and 5 outlast a session on 2 cores, so each study keeps its state in the repository as it goes
 # (tune.state: study.db after every trial, each finished re-run's results.json and best_params.json), and a
-# fresh clone's empty output folder continues from it (an unfinished seed starts again: checkpoints are not kept).
+# fresh clone's empty output folder continues from it (an unfinished seed starts again: no checkpoints kept).
 BERT4REC_PAIR="bert4rec_beauty llm2bert4rec_beauty"
 bert4rec_study() {  # <out dir> <state dir> <protocol>
   MODELS=$BERT4REC_PAIR STATE=$2 study "$1" "$3" tune.space=$HERE/space_bert4rec.yaml tune.trial_epochs=40 \

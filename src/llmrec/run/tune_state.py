@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from llmrec.errors import ConfigError
@@ -27,7 +28,7 @@ FINISHED_SEED = ("results.json", BEST_PARAMS)
 
 def _trials_in(database: Path) -> int:
     try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
             return int(connection.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
     except sqlite3.DatabaseError as error:
         raise ConfigError(
@@ -42,7 +43,7 @@ def _backup(source: Path, target: Path) -> None:
     os.fchmod(fd, 0o666 & ~current_umask())  # a file's ordinary mode, not mkstemp's 0600
     os.close(fd)
     try:
-        with sqlite3.connect(source) as reader, sqlite3.connect(tmp) as writer:
+        with closing(sqlite3.connect(source)) as reader, closing(sqlite3.connect(tmp)) as writer:
             reader.backup(writer)
         os.replace(tmp, target)
     except BaseException:
