@@ -13,7 +13,10 @@
 #                  stopping with patience 10 capped at 40 epochs (a cloze learner is slow: 013 part 3's runs
 #                  peaked at epochs 48-84, so the cap is a stated departure), median pruning from epoch 10;
 #                  the best re-run like 013 part 3 (patience 10, cap 200);
-#   part 5 (OUT5): part 4 under the paper's held-out users (user_holdout_random), the same space and budget.
+#   part 5 (OUT5): part 4 under the paper's held-out users (user_holdout_random), the same space and budget;
+#   part 5b (OUT5B): part 5's check of its trial cap: BERT4Rec re-run at trial 6 (LLM2BERT4Rec's choice, the
+#                  runner-up of BERT4Rec's capped search) with the re-runs' budget over seeds 0-4, and compared
+#                  with part 5's LLM2BERT4Rec.
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
 # finished seeds. As run (sessions 32, 38 for part 4, 39 for part 5): the two models' studies side by side, one
 # thread each, under the CPU lock.
@@ -23,6 +26,7 @@ OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}
 OUT3=${OUT3:-outputs/sweeps/017_equal_tuning_user_holdout}
 OUT4=${OUT4:-outputs/sweeps/017_equal_tuning_bert4rec}
 OUT5=${OUT5:-outputs/sweeps/017_equal_tuning_bert4rec_user_holdout}
+OUT5B=${OUT5B:-outputs/sweeps/017_part5_bert4rec_trial6}
 HERE=experiments/017_equal_tuning
 MODELS="sasrec llm2sasrec"  # the pair of parts 1-3 (parts 4 and 5 set their own)
 
@@ -63,7 +67,28 @@ bert4rec_study() {  # <out dir> <state dir> <protocol>
     tune.prune_warmup=10 trainer.max_epochs=200 callbacks.early_stopping.patience=10
 }
 
-PARTS=${PARTS:-1 2 3 4 5}  # e.g. PARTS=4 runs (or resumes) part 4 alone
+# Part 5b: part 5's re-run config with trial 6's parameters (checked: the configs differ in these five only).
+TRIAL6="model.lr=0.0009167758011586326 model.weight_decay=0.1 model.dropout=0.3 model.attn_dropout=0.1
+  model.mask_prob=0.4"
+bert4rec_trial6() {
+  for seed in 0 1 2 3 4; do
+    [ -f "$OUT5B/seed_$seed/results.json" ] && continue
+    OMP_NUM_THREADS=1 python -m llmrec model=bert4rec_beauty dataset=beauty protocol=user_holdout_random \
+      trainer.max_epochs=200 callbacks.early_stopping.patience=10 trainer.enable_progress_bar=false $TRIAL6 \
+      seed=$seed hydra.run.dir="$OUT5B/seed_$seed" > "$OUT5B/seed_$seed.log" 2>&1
+  done
+  compare=$OUT5B/../017_part5_trial6_compare
+  rm -rf "$compare" && mkdir -p "$compare"
+  python experiments/014_e4srec_beauty/strip.py "$OUT5B" "$compare/bert4rec_beauty" > /dev/null
+  python experiments/014_e4srec_beauty/strip.py "$OUT5/llm2bert4rec_beauty/best" "$compare/llm2bert4rec_beauty" \
+    > /dev/null
+  python -m llmrec.report "$compare" --baseline bert4rec_beauty --significance-metrics ndcg_10 hr_10
+  mkdir -p "$HERE/report_bert4rec_user_holdout_trial6"
+  cp "$compare"/report.md "$compare"/report.csv "$compare"/report_*.csv "$HERE/report_bert4rec_user_holdout_trial6/"
+  python experiments/014_e4srec_beauty/strip.py "$OUT5B" "$HERE/runs/bert4rec_user_holdout_trial6"
+}
+
+PARTS=${PARTS:-1 2 3 4 5 5b}  # e.g. PARTS=4 runs (or resumes) part 4 alone
 for part in $PARTS; do
   case $part in
     1) study "$OUT1" loo tune.trial_epochs=8 && report "$OUT1" trial_cap8 ;;
@@ -72,6 +97,7 @@ for part in $PARTS; do
     4) bert4rec_study "$OUT4" $HERE/state_bert4rec loo && MODELS=$BERT4REC_PAIR report "$OUT4" bert4rec ;;
     5) bert4rec_study "$OUT5" $HERE/state_bert4rec_user_holdout user_holdout_random &&
          MODELS=$BERT4REC_PAIR report "$OUT5" bert4rec_user_holdout ;;
-    *) echo "unknown part $part (1-5)" >&2; exit 2 ;;
+    5b) mkdir -p "$OUT5B" && bert4rec_trial6 ;;
+    *) echo "unknown part $part (1-5, 5b)" >&2; exit 2 ;;
   esac
 done
