@@ -67,10 +67,11 @@ bert4rec_study() {  # <out dir> <state dir> <protocol>
     tune.prune_warmup=10 trainer.max_epochs=200 callbacks.early_stopping.patience=10
 }
 
-# Part 5b: part 5's re-run config with trial 6's parameters (checked: the configs differ in these five only).
-TRIAL6="model.lr=0.0009167758011586326 model.weight_decay=0.1 model.dropout=0.3 model.attn_dropout=0.1
-  model.mask_prob=0.4"
+# Part 5b: part 5's re-run config with trial 6's parameters, read from LLM2BERT4Rec's re-run of them (checked:
+# the configs differ from part 5's BERT4Rec re-runs in these five only).
 bert4rec_trial6() {
+  TRIAL6=$(python -c "import json, sys; print(' '.join(f'{k}={v}' for k, v in json.load(open(sys.argv[1])).items()))" \
+    "$OUT5/llm2bert4rec_beauty/best/seed_0/best_params.json") || return 1
   for seed in 0 1 2 3 4; do
     [ -f "$OUT5B/seed_$seed/results.json" ] && continue
     OMP_NUM_THREADS=1 python -m llmrec model=bert4rec_beauty dataset=beauty protocol=user_holdout_random \
