@@ -17,6 +17,8 @@
 #   part 5b (OUT5B): part 5's check of its trial cap: BERT4Rec re-run at trial 6 (LLM2BERT4Rec's choice, the
 #                  runner-up of BERT4Rec's capped search) with the re-runs' budget over seeds 0-4, and compared
 #                  with part 5's LLM2BERT4Rec.
+#   part 5c (OUT5C): the other side: LLM2BERT4Rec re-run at trial 2 (its capped search's runner-up) in the same
+#                  way; the full-budget choice of each model on validation (full_budget_choice.md).
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
 # finished seeds. As run (sessions 32, 38 for part 4, 39 for part 5): the two models' studies side by side, one
 # thread each, under the CPU lock.
@@ -27,6 +29,7 @@ OUT3=${OUT3:-outputs/sweeps/017_equal_tuning_user_holdout}
 OUT4=${OUT4:-outputs/sweeps/017_equal_tuning_bert4rec}
 OUT5=${OUT5:-outputs/sweeps/017_equal_tuning_bert4rec_user_holdout}
 OUT5B=${OUT5B:-outputs/sweeps/017_part5_bert4rec_trial6}
+OUT5C=${OUT5C:-outputs/sweeps/017_part5_llm2bert4rec_trial2}
 HERE=experiments/017_equal_tuning
 MODELS="sasrec llm2sasrec"  # the pair of parts 1-3 (parts 4 and 5 set their own)
 
@@ -67,17 +70,28 @@ bert4rec_study() {  # <out dir> <state dir> <protocol>
     tune.prune_warmup=10 trainer.max_epochs=200 callbacks.early_stopping.patience=10
 }
 
-# Part 5b: part 5's re-run config with trial 6's parameters, read from LLM2BERT4Rec's re-run of them (checked:
-# the configs differ from part 5's BERT4Rec re-runs in these five only).
-bert4rec_trial6() {
-  TRIAL6=$(python -c "import json, sys; print(' '.join(f'{k}={v}' for k, v in json.load(open(sys.argv[1])).items()))" \
-    "$OUT5/llm2bert4rec_beauty/best/seed_0/best_params.json") || return 1
-  for seed in 0 1 2 3 4; do
-    [ -f "$OUT5B/seed_$seed/results.json" ] && continue
-    OMP_NUM_THREADS=1 python -m llmrec model=bert4rec_beauty dataset=beauty protocol=user_holdout_random \
-      trainer.max_epochs=200 callbacks.early_stopping.patience=10 trainer.enable_progress_bar=false $TRIAL6 \
-      seed=$seed hydra.run.dir="$OUT5B/seed_$seed" > "$OUT5B/seed_$seed.log" 2>&1
+# Parts 5b and 5c re-run a trial of part 5's search with the re-runs' budget (200-epoch cap, patience 10) over
+# seeds 0-4, two seeds at a time. The parameters come from the study's committed tuning.json; the config differs
+# from part 5's re-runs in these five only (checked for 5b).
+rerun_trial() {  # <model> <trial number> <out dir>
+  local model=$1 out=$3 params
+  params=$(python -c "import json, sys; t = [t for t in json.load(open(sys.argv[1]))['trials'] if t['number'] == int(sys.argv[2])]; print(' '.join(f'{k}={v}' for k, v in t[0]['params'].items()))" \
+    "$HERE/runs/bert4rec_user_holdout/$model/tuning.json" "$2") || return 1
+  mkdir -p "$out"
+  for lane in "0 2 4" "1 3"; do
+    for seed in $lane; do
+      [ -f "$out/seed_$seed/results.json" ] && continue
+      OMP_NUM_THREADS=1 python -m llmrec model=$model dataset=beauty protocol=user_holdout_random \
+        trainer.max_epochs=200 callbacks.early_stopping.patience=10 trainer.enable_progress_bar=false $params \
+        seed=$seed hydra.run.dir="$out/seed_$seed" > "$out/seed_$seed.log" 2>&1
+    done &
   done
+  wait
+}
+
+# Part 5b: BERT4Rec at trial 6 against part 5's LLM2BERT4Rec (trial 6).
+bert4rec_trial6() {
+  rerun_trial bert4rec_beauty 6 "$OUT5B" || return 1
   compare=$OUT5B/../017_part5_trial6_compare
   rm -rf "$compare" && mkdir -p "$compare"
   python experiments/014_e4srec_beauty/strip.py "$OUT5B" "$compare/bert4rec_beauty" > /dev/null
@@ -89,7 +103,18 @@ bert4rec_trial6() {
   python experiments/014_e4srec_beauty/strip.py "$OUT5B" "$HERE/runs/bert4rec_user_holdout_trial6"
 }
 
-PARTS=${PARTS:-1 2 3 4 5 5b}  # e.g. PARTS=4 runs (or resumes) part 4 alone
+# Part 5c: the other side of 5b. LLM2BERT4Rec's runner-up (trial 2) at the re-runs' budget; each model's two best
+# trials at that budget, chosen by mean validation NDCG@10 over the 5 seeds (full_budget_choice.md).
+llm2bert4rec_trial2() {
+  rerun_trial llm2bert4rec_beauty 2 "$OUT5C" || return 1
+  python experiments/014_e4srec_beauty/strip.py "$OUT5C" "$HERE/runs/llm2bert4rec_user_holdout_trial2" > /dev/null
+  python $HERE/full_budget_choice.py \
+    bert4rec_beauty:7="$OUT5/bert4rec_beauty/best" bert4rec_beauty:6="$OUT5B" \
+    llm2bert4rec_beauty:6="$OUT5/llm2bert4rec_beauty/best" llm2bert4rec_beauty:2="$OUT5C" \
+    > "$HERE/report_bert4rec_user_holdout_trial6/full_budget_choice.md"
+}
+
+PARTS=${PARTS:-1 2 3 4 5 5b 5c}  # e.g. PARTS=4 runs (or resumes) part 4 alone
 for part in $PARTS; do
   case $part in
     1) study "$OUT1" loo tune.trial_epochs=8 && report "$OUT1" trial_cap8 ;;
@@ -98,7 +123,8 @@ for part in $PARTS; do
     4) bert4rec_study "$OUT4" $HERE/state_bert4rec loo && MODELS=$BERT4REC_PAIR report "$OUT4" bert4rec ;;
     5) bert4rec_study "$OUT5" $HERE/state_bert4rec_user_holdout user_holdout_random &&
          MODELS=$BERT4REC_PAIR report "$OUT5" bert4rec_user_holdout ;;
-    5b) mkdir -p "$OUT5B" && bert4rec_trial6 ;;
-    *) echo "unknown part $part (1-5, 5b)" >&2; exit 2 ;;
+    5b) bert4rec_trial6 ;;
+    5c) llm2bert4rec_trial2 ;;
+    *) echo "unknown part $part (1-5, 5b, 5c)" >&2; exit 2 ;;
   esac
 done
