@@ -204,6 +204,37 @@ def test_a_figure_also_counts_the_runs_of_the_presets_it_names(tmp_path: Path) -
     assert "model `bert4rec_beauty`" in markdown
 
 
+def test_a_run_on_another_backbone_is_named_in_its_cell(tmp_path: Path) -> None:
+    """A figure of a LLaMA-2-7B model that counts runs on a tiny random LLaMA says so in the table row, not
+    only in the section below it; a preset on the same backbone is not named."""
+    runs = tmp_path / "runs"
+    minilm = {"encoder": {"_target_": "llmrec.embeddings.encoders.minilm"}}
+    tiny_llama = {
+        "_target_": "llmrec.models.layers.llm.LLMSpec",
+        "config": {"_target_": "x.LlamaConfig", "hidden_size": 64},
+    }
+    stand_in = "llmseqprompt[tiny-llama,random+minilm]"
+    write_result(
+        runs / "loo_tiny_s0",
+        model="llmseqprompt",
+        model_config={"llm": tiny_llama, "embeddings": minilm},
+        value=0.02,
+    )
+    write_result(
+        runs / "loo_preset_s0",
+        model="llm2bert4rec_beauty",
+        model_config={"item_embeddings": minilm},
+        value=0.03,
+    )
+    figures = [
+        FIGURE | {"model": "llmseqprompt[llama-2-7b-hf+minilm]", "also_models": [stand_in]},
+        FIGURE | {"model": "llm2bert4rec[minilm]", "also_models": ["llm2bert4rec_beauty[minilm]"]},
+    ]
+    markdown = write_ledger(_published(tmp_path / "p.yaml", *figures), [runs], tmp_path / "l.md")
+    assert f"| loo | 0.0200 (1) on `{stand_in}` | as left |" in markdown
+    assert "| loo | 0.0300 (1) | as left |" in markdown
+
+
 @pytest.mark.parametrize("also", ["bert4rec_beauty", [""], [3]])
 def test_also_models_must_be_a_list_of_labels(tmp_path: Path, also: object) -> None:
     path = _published(tmp_path / "p.yaml", FIGURE | {"also_models": also})

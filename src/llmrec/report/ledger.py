@@ -7,9 +7,10 @@
 For every figure of the published YAML (:mod:`llmrec.report.published`): llmrec's runs of the same dataset and
 model label under the paper's protocol, and under llmrec's main protocol (loo), each group of runs as mean ±
 sample std over seeds with the number of seeds, its data fingerprint, a summary of its config and the code
-commit; "no run" where there is none. The file is a pure function of its inputs: sorted, no timestamps, run
-folders relative to ``--relative-to`` (default: each ``--runs`` folder, named by its last component), so the
-same files regenerate it byte for byte.
+commit; "no run" where there is none. A group on another backbone than the figure's (a stand-in counted
+through ``also_models``) names its model label in the table cell itself. The file is a pure function of its
+inputs: sorted, no timestamps, run folders relative to ``--relative-to`` (default: each ``--runs`` folder,
+named by its last component), so the same files regenerate it byte for byte.
 
 With ``--claims`` (:mod:`llmrec.report.claims`) it also lists the papers' claims (a model better than a
 baseline, faster than beam search), each beside llmrec's seed-level test of it, read from the studies'
@@ -158,15 +159,26 @@ def load_runs(directories: Sequence[Path], root: Path | None) -> list[dict[str, 
     return runs
 
 
-def _format_groups(groups: list[Group]) -> str:
+def _backbone(label: str) -> str:
+    """What a label's brackets name (``minilm`` in ``llm2sasrec[minilm]``), "" when it has none."""
+    return label.partition("[")[2]
+
+
+def _group_text(group: Group, figure: Figure) -> str:
+    text = f"{group.study}: {group.cell.text()}" if group.study else group.cell.text()
+    # a run on a stand-in backbone (a tiny random LLaMA for LLaMA-2-7B) names it in the table itself
+    return text if _backbone(group.label) == _backbone(figure.model) else f"{text} on `{group.label}`"
+
+
+def _format_groups(figure: Figure, groups: list[Group]) -> str:
     if not groups:
         return "no run"
-    return "; ".join(f"{g.study}: {g.cell.text()}" if g.study else g.cell.text() for g in groups)
+    return "; ".join(_group_text(g, figure) for g in groups)
 
 
 def _main_protocol_cell(figure: Figure, groups: list[Group]) -> str:
     # a figure published under the main protocol would repeat its runs in both columns
-    return "as left" if figure.protocol == MAIN_PROTOCOL else _format_groups(groups)
+    return "as left" if figure.protocol == MAIN_PROTOCOL else _format_groups(figure, groups)
 
 
 def _protocols(figure: Figure) -> tuple[str, ...]:
@@ -246,7 +258,7 @@ def render_ledger(
         found = {p: groups_for(figure, runs, p) for p in _protocols(figure)}
         lines.append(
             f"| {figure.dataset} | {figure.model} | {figure.metric} | {figure.paper} | {figure.value:g} | "
-            f"{figure.protocol} | {_format_groups(found[figure.protocol])} | "
+            f"{figure.protocol} | {_format_groups(figure, found[figure.protocol])} | "
             f"{_main_protocol_cell(figure, found[MAIN_PROTOCOL])} |"
         )
         sections += _figure_section(figure, found)
