@@ -20,8 +20,8 @@
 #   part 5c (OUT5C): the other side: LLM2BERT4Rec re-run at trial 2 (its capped search's runner-up) in the same
 #                  way; the full-budget choice of each model on validation (full_budget_choice.md).
 # Run from the repository root with ../shared/data beside it; a re-run resumes each study (study.db) and skips
-# finished seeds. As run (sessions 32, 38 for part 4, 39 for part 5): the two models' studies side by side, one
-# thread each, under the CPU lock.
+# finished seeds. As run (sessions 32; 38 for part 4; 39 for parts 5 and 5b; 40 for 5c): the two models' studies
+# side by side, one thread each, under the CPU lock.
 export LLMREC_DATA_DIR=../shared/data
 OUT1=${OUT1:-outputs/sweeps/017_equal_tuning}
 OUT2=${OUT2:-outputs/sweeps/017_equal_tuning_converged}
