@@ -48,3 +48,11 @@ python -m llmrec.report outputs/sweeps/013_harte_beauty_bert4rec_converged_user_
   --out outputs/sweeps/013_harte_beauty_bert4rec_converged_user_holdout/report
 python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_bert4rec_converged_user_holdout \
   experiments/013_harte_beauty/runs_bert4rec_converged
+# 6. LLMSeqPrompt (session 40 on; resumable: resume=true continues an unfinished seed from its last.ckpt):
+#    Harte et al.'s generative recommender on 015's stand-in (a tiny random LLaMA trained whole at lr 0.003,
+#    batch 64; MiniLM maps generated titles to items), to convergence like part 2 (patience 3, cap 40,
+#    samples=tiled), seeds 0-2, under held-out users only: under loo every epoch would beam-search 22,363
+#    validation users, which 2 cores cannot afford.
+OUT=outputs/sweeps/013_harte_beauty_llmseqprompt MODELS=llmseqprompt PROTOCOLS=user_holdout_random SEEDS="0 1 2" \
+  EXTRA="datamodule.batch_size=64 model.lr=0.003 model.llm.freeze=false model.llm.lora=null resume=true" \
+  bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
