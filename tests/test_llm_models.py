@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,34 @@ def test_llmseqprompt_prompts_scores_and_checkpoint(tmp_path: Path) -> None:
     assert checkpoint["state_dict"] and all("lora_" in k for k in checkpoint["state_dict"])
     model.load_state_dict(checkpoint["state_dict"])
     torch.testing.assert_close(model(_batch().items[:, :-1]), scores)
+
+
+def test_llmseqprompt_loss_projects_only_the_completion_positions(tmp_path: Path) -> None:
+    """The loss is the LM's own loss over every position of the same left-padded rows (numbered as
+    generate() numbers them), while only the last (longest completion + 1) positions reach the vocabulary."""
+    cfg = _config(tmp_path, "llmseqprompt", *FAST_PROMPT)
+    cfg.paths.output_dir = str(tmp_path)
+    model = build_model(cfg, NUM_ITEMS, MAX_LEN)
+    titles = [title + " long" * (i % 4) for i, title in enumerate(TITLES)]  # completions of 5 to 8 tokens
+    model.bind_data(torch.ones(NUM_ITEMS + 1), titles)
+    model.configure_model()
+    random.seed(0)
+    ids, mask, labels = model.training_examples(_batch().items)
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    reference = model.lm(input_ids=ids, attention_mask=mask, position_ids=positions, labels=labels).loss
+    widths: list[int] = []
+    forward = model.lm.forward
+
+    def spy(**kwargs: object) -> object:
+        out = forward(**kwargs)
+        widths.append(out.logits.shape[1])
+        return out
+
+    model.lm.forward = spy
+    random.seed(0)
+    torch.testing.assert_close(model.loss(_batch()), reference)
+    longest = int((labels != -100).sum(1).max())
+    assert widths == [longest + 1] and longest + 1 < ids.shape[1]
 
 
 def test_llmseqprompt_generates_no_longer_than_the_longest_title(tmp_path: Path) -> None:
