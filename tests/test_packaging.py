@@ -88,6 +88,27 @@ def test_config_dir_is_the_installed_package_folder() -> None:
     )
 
 
+def test_a_copy_of_the_source_tree_reads_its_own_configs(tmp_path: Path) -> None:
+    """A study's snapshot of the code on PYTHONPATH reads the snapshot's conf/, not the configs of the
+    checkout installed editable (which answers ``llmrec.conf`` with its own folder)."""
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(
+        ROOT / "src" / "llmrec", snapshot / "src" / "llmrec", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(ROOT / "conf", snapshot / "conf", ignore=shutil.ignore_patterns("__pycache__"))
+    code = "from llmrec.configs import config_dir; print(config_dir())"
+    environment = os.environ | {"PYTHONPATH": str(snapshot / "src")}
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == str(snapshot / "conf")
+
+
 def test_missing_config_dirs_reads_every_spelling(tmp_path: Path) -> None:
     argv = ["--config-dir", str(tmp_path), "-cd", "nowhere1", "--config-dir=nowhere2", "model=sasrec"]
     assert missing_config_dirs(argv) == ["nowhere1", "nowhere2"]

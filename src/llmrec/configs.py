@@ -19,13 +19,20 @@ CONF_PACKAGE = "llmrec.conf"
 def config_dir() -> Path:
     """The folder holding ``config.yaml`` and the config groups (``model/``, ``dataset/``, ...).
 
-    Found through ``importlib.resources`` as the package ``llmrec.conf``. A source checkout put on
-    ``PYTHONPATH`` without being installed has no such package; its ``conf/`` is then used directly.
+    Code imported from a source tree (``src/llmrec`` beside ``conf/``) reads that tree's ``conf/``, even
+    where another checkout is installed editable: a study runs a ``git archive`` snapshot of the code from
+    ``PYTHONPATH``, and the installed checkout's configs may have changed since (the editable install
+    answers ``llmrec.conf`` with its own folder). Otherwise the package ``llmrec.conf``, found through
+    ``importlib.resources`` (a wheel install).
     """
+    package = Path(__file__).resolve().parent
+    source_tree_configs = package.parents[1] / "conf"
+    if package.parent.name == "src" and (source_tree_configs / "config.yaml").is_file():
+        return source_tree_configs
     try:
         folder = importlib.resources.files(CONF_PACKAGE)
     except ModuleNotFoundError:
-        folder = Path(__file__).resolve().parents[2] / "conf"
+        folder = source_tree_configs
     if not isinstance(folder, Path) or not (folder / "config.yaml").is_file():
         raise ConfigError(
             f"llmrec's configs are missing ({folder} has no config.yaml); reinstall llmrec "
