@@ -152,4 +152,10 @@ def test_llmseqprompt_exports_its_generated_list(tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5 * results["data"]["users"]
     generated = [r for r in rows if float(r["score"]) > LOW_SCORE]
-    assert generated and all(int(r["rank"]) <= 3 for r in generated)  # the generated top-3 lead each list
+    by_user: dict[str, list[int]] = {}
+    for row in generated:
+        by_user.setdefault(row["user"], []).append(int(row["rank"]))
+    # Each list leads with the generated top-3 outside the input row (and a repeated target the list holds;
+    # fewer where the evaluation masks items older than the row).
+    assert by_user and all(sorted(ranks) == list(range(1, len(ranks) + 1)) for ranks in by_user.values())
+    assert all(len(ranks) <= 4 for ranks in by_user.values())

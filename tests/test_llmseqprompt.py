@@ -10,6 +10,7 @@ import torch
 
 from llmrec.embeddings.catalog import CatalogMapper
 from llmrec.embeddings.index import TorchIndex
+from llmrec.evaluation.metrics import mask_scores, target_ranks
 from llmrec.models.llmseqprompt import LOW_SCORE, top_k_outside_history
 from tests.test_llm_models import TITLES, _batch, _model
 
@@ -62,18 +63,17 @@ def test_scoring_hands_each_rows_history_to_the_fill(tmp_path: Path) -> None:
     assert given == [[set(row) - {0} for row in rows.tolist()]]
 
 
-def test_history_items_the_titles_map_to_step_behind_the_fill() -> None:
-    # Item 3 generated exactly, a hallucination mapped to item 6: both in the history {3, 6}. The mapper alone
-    # keeps them first ([3, 6, 4, 2]), leaving 2 items once the evaluation masks the history.
+def test_history_items_the_titles_map_to_keep_their_place() -> None:
+    # Item 3 generated exactly, a hallucination mapped to item 6: both in the history {3, 6}. They stay first
+    # (the evaluation keeps a repeated target's score), and the list runs on to 4 items outside the history.
     titles, history = [["thing no. 3", "no such thing"]], [{3, 6}]
-    assert _mapper().map(titles, 4, history).tolist() == [[3, 6, 4, 2]]
-    out = top_k_outside_history(_mapper(), titles, 4, history)
-    assert out.tolist() == [[4, 2, 5, 1]]  # item 3's neighbours in order, none of the history
+    assert _mapper().map(titles, 4, history).tolist() == [[3, 6, 4, 2]]  # only 2 left once masked
+    assert top_k_outside_history(_mapper(), titles, 4, history) == [[3, 6, 4, 2, 5, 1]]
 
 
-def test_history_items_fill_last_when_the_catalog_is_short() -> None:
+def test_the_list_stops_at_the_items_outside_the_history_a_short_catalog_has() -> None:
     out = top_k_outside_history(_mapper(), [["thing no. 2"]], 5, [{1, 2, 3}])  # 3 items outside the history
-    assert sorted(out[0, :3]) == [4, 5, 6] and set(out[0, 3:]) <= {1, 2, 3} and len(set(out[0])) == 5
+    assert out == [[2, 4, 5, 6]]  # the generated history item, then every item outside the history
 
 
 def _top_items(scores: torch.Tensor) -> list[set[int]]:
@@ -86,8 +86,12 @@ def test_scores_rank_k_items_outside_the_history_when_the_lm_repeats_it(tmp_path
     model.generate_titles = lambda seq: [[TITLES[2], TITLES[1]], [TITLES[3], TITLES[0]]]  # history titles
     scores = model(rows)
     top = _top_items(scores)
-    assert all(len(items) == 10 for items in top)
-    assert top[0] == set(range(1, 13)) - {2, 3}  # every item outside the history, none of it
-    assert set(range(5, 13)) <= top[1]  # all 8 outside the history, ranked above the history's two
-    outside = scores[1, 5:13].min()
-    assert all(scores[1, i] < outside for i in top[1] - set(range(5, 13)))
+    assert top[0] == set(range(1, 13))  # the two generated history items, then 10 outside the history
+    assert top[1] == {4, 1} | set(range(5, 13))  # the two generated ones, then all 8 outside
+    assert (
+        scores[0, 3] > scores[0, 2] > scores[0, 4:].max()
+        and scores[1, 4] > scores[1, 1] > scores[1, 5:].max()
+    )
+    # The evaluation masks the history but keeps the target's score: a repeat the LM generated is a hit.
+    targets = torch.tensor([3, 4])  # each row's first generated title, an item of its history
+    assert target_ranks(mask_scores(scores, targets, rows), targets).tolist() == [0, 0]

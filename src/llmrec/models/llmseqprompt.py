@@ -22,9 +22,10 @@ Departures from the paper:
   (``max_new_tokens`` is only the upper bound).
 - The short list is filled with the first item's text neighbours that are not in the input row (the
   official fill skips the prompt's items; here the whole row, which the evaluation masks). A generated
-  title that maps to an item of the row (the official code keeps it) goes behind every other item: the
-  evaluation masks the history, so the top-k holds k distinct items outside the row whenever the catalog
-  has that many (:func:`top_k_outside_history`).
+  title that maps to an item of the row keeps its place, as in the official code: the evaluation masks the
+  history but keeps the target's score, so a repeated item the model predicts is a hit. The list runs on
+  until it holds k items outside the row whenever the catalog has that many, so that k remain once the
+  history is masked (:func:`top_k_outside_history`).
 - On the embedded default (``dataset=synthetic``) the backbone is a stand-in: a tiny LLaMA with random
   weights, trained whole (conf/budget/synthetic_llmseqprompt.yaml), since LoRA on a frozen random network
   has nothing to adapt. Its numbers say the pipeline learns, not how a pretrained LLM would do.
@@ -36,7 +37,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -57,17 +57,23 @@ from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 def top_k_outside_history(
     mapper: CatalogMapper, titles: list[list[str]], k: int, history: list[set[int]]
-) -> np.ndarray:
-    """(B, min(k, N)) item ids, best first: the mapped titles and their fill, the items of ``history[b]``
-    behind all others, so row ``b`` holds k items outside its history when the catalog has that many."""
+) -> list[list[int]]:
+    """Per row, distinct item ids best first: the mapped titles and their fill, cut once the list holds
+    ``min(k, N - |history[b]|)`` items outside ``history[b]``. History items keep their place: the
+    evaluation masks them but keeps a repeated target's score."""
     widest = max((len(seen) for seen in history), default=0)
-    # Up to widest more items than k, so that k remain when the history's items step aside.
+    # Up to widest more items than k, so that k remain when the history's items are masked.
     wide = mapper.map(titles, k + widest, history)  # (B, min(k + widest, N)), distinct per row
-    rows = [
-        [i for i in row if i not in seen] + [i for i in row if i in seen]
-        for row, seen in zip(wide.tolist(), history, strict=True)
-    ]
-    return np.array(rows, dtype=np.int64).reshape(len(rows), -1)[:, : min(k, mapper.num_items)]
+    lists = []
+    for row, seen in zip(wide.tolist(), history, strict=True):
+        wanted, outside, kept = min(k, mapper.num_items - len(seen)), 0, []
+        for item in row:
+            if outside == wanted:
+                break
+            kept.append(item)
+            outside += item not in seen
+        lists.append(kept)
+    return lists
 
 
 class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
@@ -212,14 +218,13 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         if self.mapper is None or self.lm is None:
             raise RuntimeError("call bind_data(...) and configure_model() before scoring")
         history = [set(row) - {0} for row in item_seq.tolist()]  # the fill skips them (official code)
-        top = torch.from_numpy(
-            top_k_outside_history(self.mapper, self.generate_titles(item_seq), self.top_k, history)
-        )  # (B, k)
+        lists = top_k_outside_history(self.mapper, self.generate_titles(item_seq), self.top_k, history)
         scores = torch.full(
             (item_seq.shape[0], self.num_items + 1), LOW_SCORE, device=self.device
         )  # (B, N+1)
-        ranks = torch.arange(top.shape[1], 0, -1, dtype=scores.dtype, device=self.device)  # k, k-1, ..., 1
-        scores.scatter_(1, top.to(self.device), ranks.expand(top.shape[0], -1).contiguous())
+        for row, items in enumerate(lists):  # scores len, len - 1, ..., 1 down the list
+            ranks = torch.arange(len(items), 0, -1, dtype=scores.dtype, device=self.device)
+            scores[row, torch.tensor(items, dtype=torch.long, device=self.device)] = ranks
         scores[:, 0] = float("-inf")
         return scores
 

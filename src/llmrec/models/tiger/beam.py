@@ -5,7 +5,9 @@ self-attention keys and values.
 
 Branches whose every item is excluded for the row (its history) are cut during the search, so the beams
 return ``width`` items outside the history whenever the catalog has that many; the excluded items go
-behind every listed item (the rule of LLMSeqPrompt's ``top_k_outside_history``, applied inside the search).
+behind every listed item. So a target the user had seen before (the evaluation keeps a repeated target's
+score) is never a beam hit: none of the leave-one-out targets of Beauty or ML-1M repeats, while the
+synthetic default's do (exact scoring, ``model.decode=exact``, ranks them).
 """
 
 from __future__ import annotations
