@@ -56,3 +56,13 @@ python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_be
 OUT=outputs/sweeps/013_harte_beauty_llmseqprompt MODELS=llmseqprompt PROTOCOLS=user_holdout_random SEEDS="0 1 2" \
   EXTRA="datamodule.batch_size=64 model.lr=0.003 model.llm.freeze=false model.llm.lora=null resume=true" \
   bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+#    Then the report (once the 3 seeds are done): against SASRec under held-out users, the only committed
+#    SASRec runs on this split that keep per-user ranks being 017 part 3's (tuned: 8 trials; LLMSeqPrompt is
+#    not tuned, so the comparison favours SASRec), and the stripped copies for the ledger (runs_llmseqprompt/).
+compare=outputs/sweeps/013_llmseqprompt_compare
+rm -rf $compare && mkdir -p $compare
+python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_llmseqprompt $compare/llmseqprompt > /dev/null
+cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
+python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10  # report.* -> report_llmseqprompt/
+python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_llmseqprompt \
+  experiments/013_harte_beauty/runs_llmseqprompt
