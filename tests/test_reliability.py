@@ -57,6 +57,22 @@ def test_resume_from_last_checkpoint_equals_an_uninterrupted_run(tmp_path: Path)
     assert clock["attempts"] == 1 and resumed["timings"]["fit_seconds"] > clock["fit_seconds"] > 0
 
 
+def test_last_checkpoint_follows_every_validation_improved_or_not(tmp_path: Path) -> None:
+    """Lightning alone writes last.ckpt only with a new best, so a resume would restart from the best epoch.
+    Here the best checkpoint is the lowest validation score (mode=min), an early epoch of a learning model."""
+    overrides = [
+        "trainer.max_epochs=3",
+        "callbacks.model_checkpoint.mode=min",
+        "callbacks.early_stopping.patience=5",
+    ]
+    seeded_run(tmp_path, "run", *overrides)
+    folder = tmp_path / "run" / "checkpoints"
+    last, best = (
+        torch.load(folder / name, weights_only=True)["epoch"] for name in ("last.ckpt", "best.ckpt")
+    )
+    assert last == 2 and best < 2
+
+
 def test_a_resume_from_a_checkpoint_without_a_clock_says_its_fit_time_is_partial(tmp_path: Path) -> None:
     seeded_run(tmp_path, "cut", "trainer.max_epochs=1")
     (tmp_path / "cut" / "results.json").unlink()

@@ -1,6 +1,7 @@
 """Training callbacks for reliability: stop on a non-finite loss, carry RNG state and the fit's time across a
-resume, and stamp checkpoints with what they were trained on (so a resume never mixes runs); and an epoch
-clock for benchmarks that read "wall time to reach a validation score" off the metrics file."""
+resume, stamp checkpoints with what they were trained on (so a resume never mixes runs), keep ``last.ckpt``
+at the last validation; and an epoch clock for benchmarks that read "wall time to reach a validation score"
+off the metrics file."""
 
 from __future__ import annotations
 
@@ -157,3 +158,26 @@ class EpochClock(pl.Callback):
                 "time/elapsed": now - self.fit_start,
             }
         )
+
+
+class EveryValidationLastCheckpoint(pl.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` whose ``last.ckpt`` follows every validation, improved or not. Lightning writes
+    ``last.ckpt`` only when it also saved a top-k checkpoint, so a run resumed after epochs without
+    improvement restarted from its best epoch, with early stopping's patience counted afresh, instead of
+    where it stopped."""
+
+    def _save_last_anyway(self, trainer: pl.Trainer) -> None:
+        saved_now = self._last_global_step_saved == trainer.global_step
+        if self.save_last and not saved_now and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    # Lightning saves at the training epoch's end when every epoch validates, else at the validation's end.
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_anyway(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_anyway(trainer)
