@@ -20,6 +20,7 @@ import argparse
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,11 @@ def build(args: argparse.Namespace, cache: Path) -> tuple[LLMSeqPrompt, list[Seq
     return model.train(), [epoch[i] for i in spread]
 
 
+LossOf = Callable[[LLMSeqPrompt, SeqBatch], Tensor]
+
+
 def step(
-    model: LLMSeqPrompt, optimizer: torch.optim.Optimizer, loss_of, batch: SeqBatch
+    model: LLMSeqPrompt, optimizer: torch.optim.Optimizer, loss_of: LossOf, batch: SeqBatch
 ) -> tuple[float, float]:
     """(seconds, loss) of one forward, backward and update; the same targets for both variants."""
     random.seed(0)
@@ -84,7 +88,7 @@ def main(args: argparse.Namespace) -> None:
         # No update may change the weights between the two variants' steps: the learning rate is 0, while
         # AdamW still does all its work.
         optimizer = torch.optim.AdamW(model.lm.parameters(), lr=0.0)
-        variants = {
+        variants: dict[str, LossOf] = {
             "completion positions only (llmrec)": LLMSeqPrompt.loss,
             "every position (lm labels)": full_logits_loss,
         }
