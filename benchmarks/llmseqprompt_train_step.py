@@ -34,6 +34,7 @@ from llmrec.data.batch import SeqBatch
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.datamodule import SequenceDataModule
 from llmrec.data.split import LeaveOneOut
+from llmrec.models.layers.encoder import position_ids
 from llmrec.models.llmseqprompt import LLMSeqPrompt
 from llmrec.run.pipeline import build_model
 
@@ -41,7 +42,7 @@ from llmrec.run.pipeline import build_model
 def full_logits_loss(model: LLMSeqPrompt, batch: SeqBatch) -> Tensor:
     """The reference: every position projected onto the vocabulary, the LM's own shifted loss."""
     ids, mask, labels = model.training_examples(batch.items)
-    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    positions = position_ids(mask == 0, mask.shape[1], from_start=True)
     return model.lm(input_ids=ids, attention_mask=mask, position_ids=positions, labels=labels).loss
 
 

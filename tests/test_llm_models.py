@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from llmrec.configs import config_dir
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
+from llmrec.models.layers.encoder import position_ids
 from llmrec.models.layers.llm import LLMSpec, LoraSpec
 from llmrec.run.pipeline import build_model, run
 
@@ -170,7 +171,7 @@ def test_llmseqprompt_loss_projects_only_the_completion_positions(tmp_path: Path
     model.configure_model()
     random.seed(0)
     ids, mask, labels = model.training_examples(_batch().items)
-    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    positions = position_ids(mask == 0, mask.shape[1], from_start=True)
     reference = model.lm(input_ids=ids, attention_mask=mask, position_ids=positions, labels=labels).loss
     widths: list[int] = []
     forward = model.lm.forward

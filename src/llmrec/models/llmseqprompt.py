@@ -49,6 +49,7 @@ from llmrec.embeddings.index import NearestNeighbors
 from llmrec.errors import ConfigError
 from llmrec.models.base import LOW_SCORE, SequentialRecommender
 from llmrec.models.layers.adapters import load_adapters
+from llmrec.models.layers.encoder import position_ids
 from llmrec.models.layers.examples import example_mode
 from llmrec.models.layers.llm import LLMSpec
 from llmrec.models.layers.tokenizers import HFTokenizer, WordTokenizer
@@ -186,7 +187,7 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         # position onto the vocabulary as well (B' x T x V floats, about 0.7 GB a step on Beauty's 17,791
         # words) made a step 2.9x slower (benchmarks/llmseqprompt_train_step.py).
         keep = int((labels != -100).sum(1).max()) + 1
-        positions = (mask.cumsum(1) - 1).clamp(min=0)  # as generate() numbers left-padded prompts
+        positions = position_ids(mask == 0, mask.shape[1], from_start=True)  # as generate() numbers prompts
         out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep)
         logits = out.logits[:, :-1].flatten(0, 1).float()  # position t's logits predict the token at t + 1
         return F.cross_entropy(logits, labels[:, 1 - keep :].flatten(), ignore_index=-100)
