@@ -14,6 +14,7 @@ USAGE = """usage: python -m llmrec.evaluate run_dir=<run folder> [name=<folder n
                                 [eval.ks=[1,5,10]] [eval.mask_history=false] [eval.export_topk=K]
                                 [protocol=loo|loo_unmasked|sampled] [protocol.negatives=N ...]
                                 [model.decode=beam|exact] [model.compare_decodes=true]
+                                [model.decoding=beam|sample model.temperature=T model.top_p=P]
 
 Evaluates the checkpoint a finished run tested (its config, data and model rebuilt from its results.json)
 with other eval settings and writes <run_dir>/evaluations/<name, default: a timestamp>/results.json
@@ -24,7 +25,8 @@ loo, loo_unmasked and sampled share one leave-one-out split, so protocol=sampled
 the paper-style 1 + 99 figure without training again (protocol.* set its negatives, sampling, seed,
 sample_file). eval.mask_history=false re-evaluates a loo run as loo_unmasked. A generative model
 (TIGER) may switch its decoding (model.decode) or measure beam search against exact ranking
-(model.compare_decodes=true; protocol.eval_users=N on N users drawn once where exact is slow).
+(model.compare_decodes=true; protocol.eval_users=N on N users drawn once where exact is slow);
+LLMSeqPrompt may switch from beam search to the authors' sampling (model.decoding=sample).
 """
 
 

@@ -2,16 +2,22 @@
 2023 (extended in arXiv 2402.01339).
 
 A causal LM is fine-tuned on prompts made of the titles of a user's recent items, with the next item's
-title as the completion. At evaluation it generates ``num_return_sequences`` titles by beam search; each is
-mapped back to the catalog (exact match, else the nearest item by text embedding), duplicates and
-hallucinations are filled from neighbours, and the resulting top-k gets descending scores while every other
-item gets one equal low score, so the shared evaluation ranks it like any model. The shares of exact
-matches and hallucinated titles are logged (``val/``, ``test/`` ``exact_match_share``,
-``hallucination_share``).
+title as the completion. At evaluation it generates titles, by default ``num_return_sequences`` by beam
+search; each is mapped back to the catalog (exact match, else the nearest item by text embedding),
+duplicates and hallucinations are filled from neighbours, and the resulting top-k gets descending scores
+while every other item gets one equal low score, so the shared evaluation ranks it like any model. The
+shares of exact matches and hallucinated titles are logged (``val/``, ``test/`` ``exact_match_share``,
+``hallucination_share``). ``decoding: sample`` decodes as the authors' notebook does
+(``main/openai/prompt_model/session_finetuned.ipynb``): ``top_k`` samples at ``temperature`` and ``top_p``
+(their Beauty run: 0.5 and 1), each catalog title placed once in the order first sampled, then a nearest
+item for every repeated or hallucinated sample (``CatalogMapper.map``). The samples come from a generator
+seeded by ``sample_seed`` (the run's seed), so evaluating never moves training's random stream.
 
 Departures from the paper:
-- The paper fine-tunes OpenAI GPT-3.5 through its API; here any Hugging Face causal LM (LLaMA-2 with LoRA
-  on the feed-forward projections, or a tiny random LLaMA with a word tokenizer built from the catalog).
+- The authors fine-tune an OpenAI ada model through OpenAI's API; here any Hugging Face causal LM (LLaMA-2
+  with LoRA on the feed-forward projections, or a tiny random LLaMA with a word tokenizer built from the
+  catalog).
+- Beam search is the default decoding (``decoding: beam``); the authors sample (``decoding: sample``).
 - Training pairs (history, next item), the history cut to the last ``max_history`` items: by default
   (``train_positions: sample``) one pair per training window at a random position, drawn afresh each
   epoch, a subsampling of the targets of ``samples=tiled`` / ``last_n`` (``train_targets: all``);
@@ -57,14 +63,15 @@ from llmrec.models.layers.trainable_checkpoint import TrainableOnlyCheckpoint
 
 
 def top_k_outside_history(
-    mapper: CatalogMapper, titles: list[list[str]], k: int, history: list[set[int]]
+    mapper: CatalogMapper, titles: list[list[str]], k: int, history: list[set[int]], sampled: bool = False
 ) -> list[list[int]]:
     """Per row, distinct item ids best first: the mapped titles and their fill, cut once the list holds
     ``min(k, N - |history[b]|)`` items outside ``history[b]``. History items keep their place: the
-    evaluation masks them but keeps a repeated target's score."""
+    evaluation masks them but keeps a repeated target's score. ``sampled``: the titles are samples
+    (``CatalogMapper.map``)."""
     widest = max((len(seen) for seen in history), default=0)
     # Up to widest more items than k, so that k remain when the history's items are masked.
-    wide = mapper.map(titles, k + widest, history)  # (B, min(k + widest, N)), distinct per row
+    wide = mapper.map(titles, k + widest, history, sampled)  # (B, min(k + widest, N)), distinct per row
     lists = []
     for row, seen in zip(wide.tolist(), history, strict=True):
         wanted, outside, kept = min(k, mapper.num_items - len(seen)), 0, []
@@ -98,6 +105,10 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         train_targets: str = "all",
         train_positions: str = "sample",
         adapters: str | None = None,
+        decoding: str = "beam",
+        temperature: float = 0.5,
+        top_p: float = 1.0,
+        sample_seed: int = 0,
     ) -> None:
         super().__init__(num_items, max_len, lr, weight_decay)
         mode = example_mode(type(self).__name__, train_targets, train_positions)
@@ -108,6 +119,12 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
                 f"need 1 <= num_return_sequences ({num_return_sequences}) <= num_beams ({num_beams})"
             )
         positive_ints(top_k=top_k, max_history=max_history, max_new_tokens=max_new_tokens)
+        if decoding not in ("beam", "sample"):
+            raise ConfigError(f"model.decoding must be beam or sample, got {decoding!r}")
+        if not (temperature > 0 and 0 < top_p <= 1):
+            raise ConfigError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature} and {top_p}")
+        self.decoding, self.sample_seed = decoding, sample_seed
+        self.temperature, self.top_p = temperature, top_p
         self.spec, self.embeddings, self.index = llm, embeddings, index
         self.num_beams, self.num_return_sequences, self.top_k = num_beams, num_return_sequences, top_k
         self.max_history, self.max_new_tokens = max_history, max_new_tokens
@@ -193,33 +210,51 @@ class LLMSeqPrompt(TrainableOnlyCheckpoint, SequentialRecommender):
         return F.cross_entropy(logits, labels[:, 1 - keep :].flatten(), ignore_index=-100)
 
     # --- generation and mapping -------------------------------------------------------------
+    def _decoding(self) -> dict[str, Any]:
+        if self.decoding == "beam":
+            return {"num_beams": self.num_beams, "num_return_sequences": self.num_return_sequences}
+        # The official notebook asks the API for n = top-k completions at a temperature and top_p; the API
+        # has no top-k filter of tokens, which generate() would otherwise apply (0 turns it off).
+        return {
+            "do_sample": True,
+            "num_return_sequences": self.top_k,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": 0,
+        }
+
     @torch.no_grad()
     def generate_titles(self, item_seq: Tensor) -> list[list[str]]:
-        """``num_return_sequences`` generated titles per row of ``item_seq`` (B, L), best first."""
+        """Generated titles per row of ``item_seq`` (B, L): ``num_return_sequences`` beams, best first, or
+        ``top_k`` samples in the order drawn."""
         prompts = [self._prompt([i for i in seq if i != 0]) for seq in item_seq.tolist()]
         ids, mask = pad_batch(prompts, self.tokenizer.pad_id, left=True)  # (B, T)
-        out = self.lm.generate(
-            input_ids=ids.to(self.device),
-            attention_mask=mask.to(self.device),
-            num_beams=self.num_beams,
-            num_return_sequences=self.num_return_sequences,
-            max_new_tokens=self.generate_tokens,
-            do_sample=False,
-            pad_token_id=self.tokenizer.pad_id,
-            eos_token_id=self.tokenizer.eos_id,
-        )  # (B * R, T + new)
+        settings = {"num_beams": 1, "do_sample": False, **self._decoding()}
+        # Samples come from a generator of their own, so evaluating never moves training's random stream
+        # and a checkpoint scores the same whenever it is evaluated.
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.sample_seed)
+            out = self.lm.generate(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                max_new_tokens=self.generate_tokens,
+                pad_token_id=self.tokenizer.pad_id,
+                eos_token_id=self.tokenizer.eos_id,
+                **settings,
+            )  # (B * R, T + new)
         texts = []
         for row in out[:, ids.shape[1] :].tolist():
             end = row.index(self.tokenizer.eos_id) if self.tokenizer.eos_id in row else len(row)
             texts.append(self.tokenizer.decode(row[:end]))
-        r = self.num_return_sequences
+        r = settings["num_return_sequences"]
         return [texts[b * r : (b + 1) * r] for b in range(len(prompts))]
 
     def forward(self, item_seq: Tensor) -> Tensor:
         if self.mapper is None or self.lm is None:
             raise RuntimeError("call bind_data(...) and configure_model() before scoring")
         history = [set(row) - {0} for row in item_seq.tolist()]  # the fill skips them (official code)
-        lists = top_k_outside_history(self.mapper, self.generate_titles(item_seq), self.top_k, history)
+        titles = self.generate_titles(item_seq)
+        lists = top_k_outside_history(self.mapper, titles, self.top_k, history, self.decoding == "sample")
         scores = torch.full(
             (item_seq.shape[0], self.num_items + 1), LOW_SCORE, device=self.device
         )  # (B, N+1)

@@ -42,10 +42,14 @@ from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
 ALLOW_CODE_CHANGE = "allow_code_change"  # the flag that accepts a run trained by another code version
-# the decode settings of a generative model (TIGER: beam or exact ranking, and their gap) change how a trained
-# model ranks, not what it learned, so they may change in a re-evaluation too
-DECODE_SETTINGS = ("model.decode", "model.compare_decodes")
-EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol", *DECODE_SETTINGS)
+# the decode settings of a generative model (TIGER: beam or exact ranking, and their gap; LLMSeqPrompt: beam
+# search or the authors' sampling) change how a trained model ranks, not what it learned, so they may change
+# in a re-evaluation too
+TIGER_DECODE = ("model.decode", "model.compare_decodes")
+# absent from LLMSeqPrompt runs saved before they existed (2026-12-06): the class's defaults applied there
+LLMSEQPROMPT_DECODE = ("model.decoding", "model.temperature", "model.top_p", "model.sample_seed")
+DECODE_SETTINGS = {"tiger": TIGER_DECODE, "llmseqprompt": LLMSEQPROMPT_DECODE}
+EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol")
 # settings whose saved value may be null
 NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file", f"protocol.{EVAL_USERS}")
 
@@ -103,17 +107,20 @@ def find_checkpoint(run_dir: Path, results: dict[str, Any]) -> Path | None:
 def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
     """``eval.*=value``, ``datamodule.eval_batch_size`` and ``protocol=`` / ``protocol.*=`` (within the
     run's training split) on the run's saved config; other keys refused."""
+    decode = DECODE_SETTINGS.get(str(OmegaConf.select(cfg, "model.name", default="")), ())
     for override in sorted(overrides, key=lambda text: not text.startswith("protocol=")):
         key, sep, value = override.partition("=")
-        if not sep or not key.startswith(EDITABLE):
+        if not sep or not (key.startswith(EDITABLE) or key in decode):
+            allowed = "; ".join(f"{name}: {', '.join(keys)}" for name, keys in DECODE_SETTINGS.items())
             raise ConfigError(
-                f"{override!r}: only eval.*, protocol, protocol.* and a generative model's "
-                f"{', '.join(DECODE_SETTINGS)} overrides (key=value) change a re-evaluation"
+                f"{override!r}: only eval.*, protocol, protocol.* and a generative model's decode settings "
+                f"({allowed}) change a re-evaluation (key=value)"
             )
         if key == "protocol":
             _switch_protocol(cfg, value)
             continue
-        if OmegaConf.select(cfg, key, default=None) is None and key not in NULLABLE:
+        missing = OmegaConf.select(cfg, key, default=None) is None
+        if missing and key not in NULLABLE and key not in LLMSEQPROMPT_DECODE:
             node = key.split(".")[0]
             known = sorted(f"{node}.{name}" for name in cfg.get(node) or {})
             raise ConfigError(f"{key} is not a setting of this run; known: {known}")
