@@ -56,13 +56,30 @@ python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_be
 OUT=outputs/sweeps/013_harte_beauty_llmseqprompt MODELS=llmseqprompt PROTOCOLS=user_holdout_random SEEDS="0 1 2" \
   EXTRA="datamodule.batch_size=64 model.lr=0.003 model.llm.freeze=false model.llm.lora=null resume=true" \
   bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
-#    Then the report (once the 3 seeds are done): against SASRec under held-out users, the only committed
-#    SASRec runs on this split that keep per-user ranks being 017 part 3's (tuned: 8 trials; LLMSeqPrompt is
-#    not tuned, so the comparison favours SASRec), and the stripped copies for the ledger (runs_llmseqprompt/).
+#    Then (once the 3 seeds are done) the decoding, chosen on validation: these runs trained and stopped on
+#    beam search; the authors sample (20 completions at temperature 0.5, top_p 1). Each seed's checkpoint is
+#    also decoded their way (model.decoding=sample, next to the run in evaluations/sample/), and the decoding
+#    with the higher mean validation NDCG@10 is the one reported (report_llmseqprompt/decoding_choice.md).
+llmseqprompt=outputs/sweeps/013_harte_beauty_llmseqprompt
+choice=outputs/sweeps/013_llmseqprompt_decoding
+for seed in 0 1 2; do
+  run=$llmseqprompt/user_holdout_random_llmseqprompt_s$seed
+  [ -f $run/evaluations/sample/results.json ] || python -m llmrec.evaluate run_dir=$run name=sample \
+    model.decoding=sample allow_code_change=true
+  mkdir -p $choice/beam/seed_$seed $choice/sample/seed_$seed
+  cp $run/results.json $choice/beam/seed_$seed/ && cp $run/evaluations/sample/results.json $choice/sample/seed_$seed/
+done
+mkdir -p experiments/013_harte_beauty/report_llmseqprompt
+python experiments/017_equal_tuning/full_budget_choice.py llmseqprompt:beam=$choice/beam \
+  llmseqprompt:sample=$choice/sample > experiments/013_harte_beauty/report_llmseqprompt/decoding_choice.md
+decoding=$(grep '| yes |$' experiments/013_harte_beauty/report_llmseqprompt/decoding_choice.md | cut -d'|' -f3 | tr -d ' ')
+#    The report: the chosen decoding against SASRec under held-out users, the only committed SASRec runs on
+#    this split that keep per-user ranks being 017 part 3's (tuned: 8 trials; LLMSeqPrompt is not tuned, so the
+#    comparison favours SASRec), and the stripped copies (runs_llmseqprompt/{beam,sample}/; the ledger reads the
+#    chosen decoding's folder only).
 compare=outputs/sweeps/013_llmseqprompt_compare
 rm -rf $compare && mkdir -p $compare
-python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_llmseqprompt $compare/llmseqprompt > /dev/null
+python experiments/014_e4srec_beauty/strip.py $choice/$decoding $compare/llmseqprompt > /dev/null
 cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
 python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10  # report.* -> report_llmseqprompt/
-python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_llmseqprompt \
-  experiments/013_harte_beauty/runs_llmseqprompt
+python experiments/014_e4srec_beauty/strip.py $choice experiments/013_harte_beauty/runs_llmseqprompt
