@@ -177,5 +177,7 @@ def test_a_run_saved_before_the_decoding_settings_is_re_evaluated_with_the_autho
     assert (model["decoding"], model["temperature"]) == ("sample", 0.7)
     # the samples rank other items than the beams did
     assert results["metrics"]["test"] != saved["metrics"]["test"]
-    with pytest.raises(ConfigError, match=r"llmseqprompt: model\.decoding"):
+    wider, _ = reevaluate(tmp_path / "out", ["model.num_beams=4", "model.num_return_sequences=4"])
+    assert wider["metrics"]["test"] != saved["metrics"]["test"]  # four beams' titles, not two
+    with pytest.raises(ConfigError, match=r"llmseqprompt: model\.num_beams, .*model\.decoding"):
         reevaluate(tmp_path / "out", ["model.decode=exact"])  # TIGER's setting, not this model's

@@ -15,6 +15,7 @@ USAGE = """usage: python -m llmrec.evaluate run_dir=<run folder> [name=<folder n
                                 [protocol=loo|loo_unmasked|sampled] [protocol.negatives=N ...]
                                 [model.decode=beam|exact] [model.compare_decodes=true]
                                 [model.decoding=beam|sample model.temperature=T model.top_p=P]
+                                [model.num_beams=B model.num_return_sequences=R]
 
 Evaluates the checkpoint a finished run tested (its config, data and model rebuilt from its results.json)
 with other eval settings and writes <run_dir>/evaluations/<name, default: a timestamp>/results.json
@@ -26,7 +27,8 @@ the paper-style 1 + 99 figure without training again (protocol.* set its negativ
 sample_file). eval.mask_history=false re-evaluates a loo run as loo_unmasked. A generative model
 (TIGER) may switch its decoding (model.decode) or measure beam search against exact ranking
 (model.compare_decodes=true; protocol.eval_users=N on N users drawn once where exact is slow);
-LLMSeqPrompt may switch from beam search to the authors' sampling (model.decoding=sample).
+LLMSeqPrompt may switch from beam search to the authors' sampling (model.decoding=sample) or
+change its beam width (model.num_beams, model.num_return_sequences).
 """
 
 

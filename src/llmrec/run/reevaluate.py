@@ -47,7 +47,8 @@ ALLOW_CODE_CHANGE = "allow_code_change"  # the flag that accepts a run trained b
 # in a re-evaluation too
 TIGER_DECODE = ("model.decode", "model.compare_decodes")
 # absent from LLMSeqPrompt runs saved before they existed (2026-12-06): the class's defaults applied there
-LLMSEQPROMPT_DECODE = ("model.decoding", "model.temperature", "model.top_p", "model.sample_seed")
+LLMSEQPROMPT_SAMPLING = ("model.decoding", "model.temperature", "model.top_p", "model.sample_seed")
+LLMSEQPROMPT_DECODE = ("model.num_beams", "model.num_return_sequences", *LLMSEQPROMPT_SAMPLING)
 DECODE_SETTINGS = {"tiger": TIGER_DECODE, "llmseqprompt": LLMSEQPROMPT_DECODE}
 EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol")
 # settings whose saved value may be null
@@ -120,7 +121,7 @@ def apply_eval_overrides(cfg: DictConfig, overrides: list[str]) -> None:
             _switch_protocol(cfg, value)
             continue
         missing = OmegaConf.select(cfg, key, default=None) is None
-        if missing and key not in NULLABLE and key not in LLMSEQPROMPT_DECODE:
+        if missing and key not in NULLABLE and key not in LLMSEQPROMPT_SAMPLING:
             node = key.split(".")[0]
             known = sorted(f"{node}.{name}" for name in cfg.get(node) or {})
             raise ConfigError(f"{key} is not a setting of this run; known: {known}")
