@@ -186,6 +186,8 @@ def test_a_run_on_a_subset_of_users_says_so_in_its_setting() -> None:
     assert "eval_users" not in config_summary(config)
     config["protocol"]["eval_users"] = 5000
     assert config_summary(config) == "lr=0.001, protocol.eval_users=5000"
+    config["protocol"]["val_users"] = 2000
+    assert config_summary(config) == "lr=0.001, protocol.eval_users=5000, protocol.val_users=2000"
 
 
 def test_a_figure_also_counts_the_runs_of_the_presets_it_names(tmp_path: Path) -> None:

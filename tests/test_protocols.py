@@ -47,6 +47,16 @@ def test_loo_evaluates_every_user_on_its_last_two_items() -> None:
     assert split.num_train_users == 10
 
 
+def test_a_validation_sample_narrows_validation_only() -> None:
+    split = LeaveOneOut(hand_data(), val_sample=np.array([2, 7]))
+    assert split.eval_users("val").tolist() == [2, 7] and split.eval_users("test").tolist() == list(range(10))
+    rows, _, offsets = split.eval_rows("val", max_len=3)
+    assert rows[:, -1].tolist() == [SEQUENCES[2][-2], SEQUENCES[7][-2]] and len(offsets) == 3
+    holdout = UserHoldout(hand_data(), test_fraction=0.2, val_fraction=0.3, order="time")
+    holdout.val_sample = np.array([4])  # one of the validation group [2, 4, 8]
+    assert holdout.eval_users("val").tolist() == [4] and holdout.eval_users("test").tolist() == [5, 6]
+
+
 # --- user holdout --------------------------------------------------------------------------------------
 def test_user_holdout_by_time_holds_out_the_latest_users() -> None:
     split = UserHoldout(hand_data(), test_fraction=0.2, val_fraction=0.3, order="time")

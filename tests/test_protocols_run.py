@@ -111,6 +111,31 @@ def test_unmasked_reevaluation_of_a_loo_run_is_loo_unmasked(runs: dict[str, dict
     assert results["metrics"]["test"]["hr_20"] <= trained["metrics"]["test"]["hr_20"]
 
 
+@pytest.mark.parametrize("protocol", [["protocol=loo"], ["protocol=user_holdout", "protocol.order=random"]])
+def test_validation_ranks_a_fixed_sample_of_its_users_and_the_test_all(
+    tmp_path: Path, protocol: list[str]
+) -> None:
+    every = prepare_data(compose_config([*TINY, *protocol], tmp_path)).protocol
+    picks = {}
+    for seed in (0, 1):
+        cfg = compose_config([*TINY, *protocol, "protocol.val_users=7", f"seed={seed}"], tmp_path)
+        prepared = prepare_data(cfg).protocol
+        assert prepared.params["val_users"] == 7 and prepared.users_per_split()["val_users"] == 7
+        picks[seed] = prepared.split.eval_users("val").tolist()
+        assert set(picks[seed]) <= set(every.split.eval_users("val").tolist())
+        assert prepared.split.eval_users("test").tolist() == every.split.eval_users("test").tolist()
+    assert picks[0] == picks[1]  # drawn once for every model and seed of a study
+    assert "val_users" not in every.params  # null: the plain protocol, recorded as before
+
+
+def test_a_run_validated_on_a_sample_is_re_evaluated_on_every_validation_user(tmp_path: Path) -> None:
+    trained = _run(tmp_path, "run", "model=sasrec", "protocol.val_users=9")
+    assert trained["data"]["val_users"] == 9 and trained["data"]["test_users"] == 120
+    again, _ = reevaluate(tmp_path / "run", ["protocol.val_users=null"], name="all")
+    assert again["data"]["val_users"] == 120 and "val_users" not in again["protocol"]
+    assert again["metrics"]["test"] == pytest.approx(trained["metrics"]["test"], abs=1e-6)
+
+
 def test_a_config_from_before_protocols_reads_as_loo() -> None:
     cfg = OmegaConf.create({"eval": {"mask_history": False}})
     assert protocol_settings(cfg) == {"name": "loo_unmasked", "mask_history": False}
@@ -147,6 +172,12 @@ def test_unknown_protocol_names_the_options() -> None:
         (["protocol.eval_users=0"], ["protocol.eval_users", "positive integer"]),
         (["protocol.eval_users=true"], ["protocol.eval_users", "positive integer"]),
         (["protocol.eval_users=121"], ["eval_users=121", "120 users", "null"]),
+        (["protocol.val_users=0"], ["protocol.val_users", "positive integer"]),
+        (["protocol.eval_users=50", "protocol.val_users=51"], ["val_users=51", "50 validation users"]),
+        (
+            ["protocol=user_holdout", "protocol.order=random", "protocol.val_users=13"],
+            ["val_users=13", "12 validation users"],
+        ),
         (
             ["protocol=user_holdout", "protocol.order=random", "+protocol.eval_users=10"],
             ["eval_users", "known"],

@@ -86,5 +86,5 @@ class UserHoldout(LeaveOneOut):
         return starts, train_ends
 
     def eval_bounds(self, stage: str) -> tuple[np.ndarray, np.ndarray]:
-        users = self.groups[stage]
+        users = self.validated(stage, self.groups[stage])
         return users, self._bounds()[1][users]

@@ -50,6 +50,7 @@ def _windows_ending_at(ends: np.ndarray, starts: np.ndarray, max_len: int) -> np
 class LeaveOneOut:
     data: SequenceData
     eval_sample: np.ndarray | None = None  # sorted users evaluated (protocol.eval_users); None: every user
+    val_sample: np.ndarray | None = None  # sorted users validated (protocol.val_users); None: all evaluated
 
     @property
     def num_items(self) -> int:
@@ -67,8 +68,12 @@ class LeaveOneOut:
         """For 'val' or 'test': the evaluated users and the exclusive end of each one's target row (the
         target is ``items[end - 1]``, its input the items before it)."""
         _, ends = self._bounds()
-        users = np.arange(len(ends)) if self.eval_sample is None else self.eval_sample
+        users = self.validated(stage, np.arange(len(ends)) if self.eval_sample is None else self.eval_sample)
         return users, ends[users] - 1 if stage == "val" else ends[users]
+
+    def validated(self, stage: str, users: np.ndarray) -> np.ndarray:
+        """``users``, or at 'val' the validation sample drawn among them (``protocol.val_users``)."""
+        return self.val_sample if stage == "val" and self.val_sample is not None else users
 
     @property
     def num_train_users(self) -> int:

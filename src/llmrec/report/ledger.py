@@ -44,6 +44,7 @@ CONTEXT_KEYS = (
     ("datamodule", "batch_size"),
     ("trainer", "max_epochs"),
     ("protocol", "eval_users"),  # a run that ranked a subset of the users says so in the ledger
+    ("protocol", "val_users"),  # and one that validated (stopped early, selected) on a subset
 )
 STUDY_FOLDER = re.compile(r"^(\d{3})_")  # experiments/NNN_slug
 

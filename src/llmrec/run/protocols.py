@@ -48,6 +48,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 # an optional setting of the leave-one-out protocols, absent from results.json when null (every user)
 EVAL_USERS = "eval_users"
 EVAL_USERS_SEED = 0  # fixed, not the run's seed: every model and seed of a study ranks the same users
+# optional for every protocol but given, absent when null: validation (early stopping, selection) ranks this
+# many of the validation users, drawn once; the test ranks them all. For models whose evaluation is the cost.
+VAL_USERS = "val_users"
+VAL_USERS_SEED = 1  # fixed as EVAL_USERS_SEED, drawn apart from it
+OPTIONAL = (EVAL_USERS, VAL_USERS)
 
 
 @dataclass
@@ -80,13 +85,15 @@ def protocol_settings(cfg: DictConfig) -> dict[str, Any]:
     name = settings.get("name")
     if name not in DEFAULTS:
         raise ConfigError(f"protocol.name={name!r} is not a protocol; choose protocol={'|'.join(DEFAULTS)}")
-    known = {*DEFAULTS[name], *([EVAL_USERS] if name not in ("user_holdout", "given") else [])}
+    optional = {"user_holdout": [VAL_USERS], "given": []}.get(name, list(OPTIONAL))
+    known = {*DEFAULTS[name], *optional}
     unknown = sorted(set(settings) - {"name", *known})
     if unknown:
         raise ConfigError(f"protocol={name} has no setting(s) {unknown}; known: {sorted(known)}")
     settings = {"name": name, **DEFAULTS[name], **settings}
-    if settings.get(EVAL_USERS, 0) is None:
-        del settings[EVAL_USERS]  # every user: the plain protocol, recorded as before
+    for key in OPTIONAL:
+        if settings.get(key, 0) is None:
+            del settings[key]  # every user: the plain protocol, recorded as before
     _check_settings(settings, mask)
     return settings
 
@@ -111,11 +118,12 @@ def _check_settings(settings: dict[str, Any], mask: Any) -> None:
             f"protocol={settings['name']} {'masks' if fixed else 'does not mask'} the history; for the other "
             f"choose protocol={'loo_unmasked' if fixed else 'loo'}"
         )
-    sample = settings.get(EVAL_USERS)
-    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample <= 0):
-        raise ConfigError(
-            f"protocol.eval_users must be a positive integer or null (every user), got {sample!r}"
-        )
+    for key in OPTIONAL:
+        sample = settings.get(key)
+        if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample <= 0):
+            raise ConfigError(
+                f"protocol.{key} must be a positive integer or null (every user), got {sample!r}"
+            )
     seed = settings.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ConfigError(f"protocol.seed must be a non-negative integer, got {seed!r}")
@@ -183,9 +191,28 @@ def _digest(candidates: np.ndarray) -> dict[str, str]:
     }
 
 
+def draw_validation_users(split: LeaveOneOut, size: int | None) -> None:
+    """Validate on ``size`` of the split's validation users, drawn once with a fixed seed (None: all)."""
+    if size is None:
+        return
+    users = split.eval_users("val")
+    if size > len(users):
+        raise ConfigError(
+            f"protocol.val_users={size} exceeds the {len(users)} validation users; choose fewer, or null "
+            f"for every one"
+        )
+    drawn = np.random.default_rng(VAL_USERS_SEED).choice(users, size=size, replace=False)
+    split.val_sample = np.sort(drawn)
+
+
 def build_protocol(cfg: DictConfig, data: SequenceData, fingerprint: str) -> Protocol:
     """The run's protocol over ``data`` (``fingerprint`` keys the stored candidates)."""
-    settings = protocol_settings(cfg)
+    protocol = _build(protocol_settings(cfg), cfg, data, fingerprint)
+    draw_validation_users(protocol.split, protocol.params.get(VAL_USERS))
+    return protocol
+
+
+def _build(settings: dict[str, Any], cfg: DictConfig, data: SequenceData, fingerprint: str) -> Protocol:
     name = settings["name"]
     if name == "given":
         split = GivenSplit(data)

@@ -37,7 +37,7 @@ from llmrec.run.pipeline import (
     prepare_data,
     setup_model,
 )
-from llmrec.run.protocols import DEFAULTS, EVAL_USERS, protocol_settings, training_split
+from llmrec.run.protocols import DEFAULTS, OPTIONAL, protocol_settings, training_split
 from llmrec.run.results import RESULTS_FILE, code_version, write_results
 
 EVALUATIONS = "evaluations"
@@ -52,7 +52,8 @@ LLMSEQPROMPT_DECODE = ("model.num_beams", "model.num_return_sequences", *LLMSEQP
 DECODE_SETTINGS = {"tiger": TIGER_DECODE, "llmseqprompt": LLMSEQPROMPT_DECODE}
 EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol")
 # settings whose saved value may be null
-NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file", f"protocol.{EVAL_USERS}")
+NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file")
+NULLABLE += tuple(f"protocol.{key}" for key in OPTIONAL)
 
 
 @dataclass
@@ -148,7 +149,7 @@ def _switch_protocol(cfg: DictConfig, name: str) -> None:
             f"model trained on other targets; a re-evaluation switches only within one split (loo, "
             f"loo_unmasked and sampled share one leave-one-out split): train again with protocol={name}"
         )
-    kept = {EVAL_USERS: OmegaConf.select(cfg, f"protocol.{EVAL_USERS}", default=None)}  # the same users
+    kept = {key: OmegaConf.select(cfg, f"protocol.{key}", default=None) for key in OPTIONAL}  # the same users
     OmegaConf.update(cfg, "protocol", {"name": name, **DEFAULTS[name], **kept}, merge=False, force_add=True)
     if "mask_history" in cfg.get("eval", {}):
         cfg.eval.mask_history = None  # the protocol decides the masking
