@@ -65,7 +65,7 @@ choice=outputs/sweeps/013_llmseqprompt_decoding
 for seed in 0 1 2; do
   run=$llmseqprompt/user_holdout_random_llmseqprompt_s$seed
   [ -f $run/evaluations/sample/results.json ] || python -m llmrec.evaluate run_dir=$run name=sample \
-    model.decoding=sample allow_code_change=true
+    model.decoding=sample model.sample_seed=$seed allow_code_change=true
   mkdir -p $choice/beam/seed_$seed $choice/sample/seed_$seed
   cp $run/results.json $choice/beam/seed_$seed/ && cp $run/evaluations/sample/results.json $choice/sample/seed_$seed/
 done
