@@ -73,6 +73,42 @@ def test_last_checkpoint_follows_every_validation_improved_or_not(tmp_path: Path
     assert last == 2 and best < 2
 
 
+def _rename_checkpoint_state(path: Path, old: str, new: str) -> None:
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["callbacks"] = {k.replace(old, new, 1): v for k, v in checkpoint["callbacks"].items()}
+    torch.save(checkpoint, path)
+
+
+@pytest.mark.parametrize("written_by", ["ModelCheckpoint", "EveryValidationLastCheckpoint"])
+def test_a_run_checkpointed_by_an_earlier_class_resumes_knowing_its_best_epoch(
+    tmp_path: Path, written_by: str
+) -> None:
+    """Runs started before EveryValidationLastCheckpoint hold Lightning's ModelCheckpoint state; runs of
+    2026-12-05/06 hold it under EveryValidationLastCheckpoint's own name."""
+    lowest = ["callbacks.model_checkpoint.mode=min", "callbacks.early_stopping.patience=5"]  # best: epoch 0
+    full = seeded_run(tmp_path, "full", "trainer.max_epochs=3", *lowest)
+    lightning = "callbacks.model_checkpoint._target_=pytorch_lightning.callbacks.ModelCheckpoint"
+    seeded_run(tmp_path, "cut", "trainer.max_epochs=1", *lowest, lightning)
+    (tmp_path / "cut" / "results.json").unlink()
+    _rename_checkpoint_state(
+        tmp_path / "cut" / "checkpoints" / "last.ckpt", "ModelCheckpoint{", f"{written_by}{{"
+    )
+    resumed = seeded_run(tmp_path, "cut", "trainer.max_epochs=3", *lowest, "resume=true")
+    assert Path(resumed["best_checkpoint"]).name == "best.ckpt"  # the same file, not a fresh best-v1.ckpt
+    assert same_numbers(full, resumed)
+
+
+def test_a_resume_that_would_drop_a_callbacks_state_is_refused(tmp_path: Path) -> None:
+    seeded_run(tmp_path, "cut", "trainer.max_epochs=1")
+    (tmp_path / "cut" / "results.json").unlink()
+    last = tmp_path / "cut" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    checkpoint["callbacks"]["OtherCheckpoint{'monitor': 'val/hr_10'}"] = {}  # written with another callback
+    torch.save(checkpoint, last)
+    with pytest.raises(LlmrecError, match=r"callbacks this run does not have: \[.OtherCheckpoint"):
+        seeded_run(tmp_path, "cut", "trainer.max_epochs=2", "resume=true")
+
+
 def test_a_resume_from_a_checkpoint_without_a_clock_says_its_fit_time_is_partial(tmp_path: Path) -> None:
     seeded_run(tmp_path, "cut", "trainer.max_epochs=1")
     (tmp_path / "cut" / "results.json").unlink()

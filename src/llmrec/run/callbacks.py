@@ -166,6 +166,19 @@ class EveryValidationLastCheckpoint(pl.callbacks.ModelCheckpoint):
     improvement restarted from its best epoch, with early stopping's patience counted afresh, instead of
     where it stopped."""
 
+    @property
+    def state_key(self) -> str:
+        # Lightning keys a callback's saved state by its class name: keep ModelCheckpoint's, so that a run
+        # checkpointed by Lightning's class resumes knowing its best checkpoint (else it starts afresh and
+        # may select a worse epoch).
+        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
+    @property
+    def _legacy_state_key(self) -> Any:
+        # The key this class saved under before state_key kept ModelCheckpoint's (2026-12-05 to 12-06);
+        # Lightning restores from it when a checkpoint lacks state_key.
+        return super().state_key
+
     def _save_last_anyway(self, trainer: pl.Trainer) -> None:
         saved_now = self._last_global_step_saved == trainer.global_step
         if self.save_last and not saved_now and not self._should_skip_saving_checkpoint(trainer):

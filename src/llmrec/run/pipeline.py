@@ -33,7 +33,7 @@ from llmrec.run.lr_schedule import attach_optimization
 from llmrec.run.memory_plan_log import MemoryPlanLog
 from llmrec.run.protocols import Protocol, build_protocol, protocol_settings, training_split
 from llmrec.run.results import code_version, write_results
-from llmrec.run.resume import find_resume_checkpoint
+from llmrec.run.resume import check_callbacks_restored, find_resume_checkpoint
 from llmrec.run.samples import check_samples, samples_record
 from llmrec.run.stages import pop_stages, run_model_stages
 from llmrec.run.strategies import check_strategy
@@ -276,6 +276,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     stamp["split"] = training_split(protocol_settings(cfg))  # no later stage reuses another split's model
     resume_from = find_resume_checkpoint(cfg, output_dir, stamp) if model.requires_training else None
     trainer = build_trainer(cfg, output_dir, stamp if model.requires_training else None, loggers=loggers)
+    check_callbacks_restored(resume_from, trainer)
     fit_start = time.perf_counter()
     if model.requires_training:
         trainer.fit(model, datamodule=prepared.datamodule, ckpt_path=resume_from, weights_only=True)

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 
 from llmrec.errors import ConfigError
@@ -36,6 +37,25 @@ def checkpoint_file(path: Path) -> Path:
 
 
 def read_stamp(path: Path) -> dict[str, Any]:
+    return _load(path).get("llmrec") or {}
+
+
+def check_callbacks_restored(path: str | None, trainer: pl.Trainer) -> None:
+    """Refuse a resume that would drop a callback's saved state, which Lightning only warns about: the best
+    checkpoint's tracking or early stopping's patience would start afresh and select another epoch."""
+    if path is None:
+        return
+    saved = _load(Path(path)).get("callbacks") or {}
+    restorable = {key for cb in trainer.callbacks for key in (cb.state_key, cb._legacy_state_key)}
+    lost = sorted(set(saved) - restorable)
+    if lost:
+        raise ConfigError(
+            f"{path} holds the state of callbacks this run does not have: {lost}; resume with the callbacks "
+            f"the run was started with, or start over in another hydra.run.dir"
+        )
+
+
+def _load(path: Path) -> dict[str, Any]:
     file = checkpoint_file(path)
     try:
         checkpoint = torch.load(file, map_location="cpu", weights_only=True)
@@ -47,7 +67,7 @@ def read_stamp(path: Path) -> dict[str, Any]:
         checkpoint
     ):  # DeepSpeed: module
         raise ConfigError(f"{path} is not a llmrec checkpoint; delete it or use another hydra.run.dir")
-    return checkpoint.get("llmrec") or {}
+    return checkpoint
 
 
 def find_resume_checkpoint(cfg: Any, output_dir: Path, stamp: dict[str, Any]) -> str | None:
