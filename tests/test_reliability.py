@@ -103,10 +103,12 @@ def test_a_resume_that_would_drop_a_callbacks_state_is_refused(tmp_path: Path) -
     (tmp_path / "cut" / "results.json").unlink()
     last = tmp_path / "cut" / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, weights_only=True)
-    checkpoint["callbacks"]["OtherCheckpoint{'monitor': 'val/hr_10'}"] = {}  # written with another callback
+    checkpoint["callbacks"]["OtherCheckpoint{'monitor': 'val/hr_10'}"] = {"best_model_score": 0.1}
+    checkpoint["callbacks"]["RetiredGuard"] = {}  # a callback without state: nothing to lose
     torch.save(checkpoint, last)
-    with pytest.raises(LlmrecError, match=r"callbacks this run does not have: \[.OtherCheckpoint"):
+    with pytest.raises(LlmrecError, match=r"callbacks this run does not have: \[.OtherCheckpoint") as error:
         seeded_run(tmp_path, "cut", "trainer.max_epochs=2", "resume=true")
+    assert "RetiredGuard" not in str(error.value)
 
 
 def test_a_resume_from_a_checkpoint_without_a_clock_says_its_fit_time_is_partial(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def check_callbacks_restored(path: str | None, trainer: pl.Trainer) -> None:
         return
     saved = _load(Path(path)).get("callbacks") or {}
     restorable = {key for cb in trainer.callbacks for key in (cb.state_key, cb._legacy_state_key)}
-    lost = sorted(set(saved) - restorable)
+    lost = sorted(key for key in set(saved) - restorable if saved[key])  # an empty state loses nothing
     if lost:
         raise ConfigError(
             f"{path} holds the state of callbacks this run does not have: {lost}; resume with the callbacks "
