@@ -98,6 +98,27 @@ def test_a_run_checkpointed_by_an_earlier_class_resumes_knowing_its_best_epoch(
     assert same_numbers(full, resumed)
 
 
+def test_a_resume_continues_from_the_furthest_last_checkpoint(tmp_path: Path) -> None:
+    """A resume that lost its checkpoint callback's state (2026-12-05/06) wrote last-v1.ckpt beside a stale
+    last.ckpt; the next resume must continue from the later one."""
+    from omegaconf import OmegaConf
+
+    from llmrec.run.resume import find_resume_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    stamp = {"dataset": "tiny-abc", "model": "m"}
+    for name, step in (("last.ckpt", 40), ("last-v1.ckpt", 90), ("last-best.ckpt", 99)):
+        torch.save({"state_dict": {}, "llmrec": stamp, "global_step": step}, folder / name)
+    found = find_resume_checkpoint(OmegaConf.create({"resume": True}), tmp_path, stamp)
+    assert found is not None and Path(found).name == "last-v1.ckpt"  # not another file named last*
+    (folder / "last-v1.ckpt").unlink()
+    assert (
+        Path(str(find_resume_checkpoint(OmegaConf.create({"resume": True}), tmp_path, stamp))).name
+        == "last.ckpt"
+    )
+
+
 def test_a_resume_that_would_drop_a_callbacks_state_is_refused(tmp_path: Path) -> None:
     seeded_run(tmp_path, "cut", "trainer.max_epochs=1")
     (tmp_path / "cut" / "results.json").unlink()

@@ -7,6 +7,7 @@ Resume needs a stable output folder: give ``hydra.run.dir=<folder>`` on the firs
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ def checkpoint_file(path: Path) -> Path:
     if not files:
         raise ConfigError(f"{path} is a folder but not a DeepSpeed checkpoint; delete it to restart the run")
     return files[0]
+
+
+def furthest_last(folder: Path) -> Path:
+    """``last.ckpt``, or, where Lightning also wrote versioned ones (``last-v1.ckpt``: a resume that lost its
+    checkpoint callback's state, possible from 2026-12-05 to 12-06), the one furthest into training."""
+    found = [path for path in folder.glob("last*.ckpt") if re.fullmatch(r"last(-v\d+)?\.ckpt", path.name)]
+    if len(found) <= 1:
+        return folder / LAST
+    return max(sorted(found), key=lambda path: int(_load(path).get("global_step", -1)))
 
 
 def read_stamp(path: Path) -> dict[str, Any]:
@@ -89,6 +99,7 @@ def find_resume_checkpoint(cfg: Any, output_dir: Path, stamp: dict[str, Any]) ->
             f"{path} exists from an earlier run in this folder; add resume=true to continue it, or choose "
             f"another hydra.run.dir"
         )
+    path = furthest_last(folder)
     found = read_stamp(path)
     diff = {k: (found.get(k), v) for k, v in stamp.items() if found.get(k) != v}
     if diff:
