@@ -56,7 +56,9 @@ def check_callbacks_restored(path: str | None, trainer: pl.Trainer) -> None:
     if path is None:
         return
     saved = _load(Path(path)).get("callbacks") or {}
-    restorable = {key for cb in trainer.callbacks for key in (cb.state_key, cb._legacy_state_key)}
+    restorable = {
+        key for callback in trainer.callbacks for key in (callback.state_key, callback._legacy_state_key)
+    }
     lost = sorted(key for key in set(saved) - restorable if saved[key])  # an empty state loses nothing
     if lost:
         raise ConfigError(
