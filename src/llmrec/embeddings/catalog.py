@@ -102,15 +102,17 @@ class CatalogMapper:
         for title, count in counts.items():
             item = self.exact.get(title)
             self.stats.generated += count
-            self.stats.exact += int(item is not None)
-            self.stats.duplicates += (count - 1) * int(item is not None)
-            self.stats.hallucinated += count * int(item is None)
-            if item is not None:
+            if item is None:
+                self.stats.hallucinated += count
+                needed = count  # every sample of a hallucinated title gets a nearest item
+            else:
+                self.stats.exact += 1
+                self.stats.duplicates += count - 1
                 chosen.append(item)
-            if count > int(item is not None):
+                needed = count - 1  # every repeat of a catalog title does
+            if needed:
                 taken = sampled | skip | set(replacements)
-                free = [int(i) for i in near[title] if int(i) not in taken]
-                replacements += free[: count - int(item is not None)]
+                replacements += [int(i) for i in near[title] if int(i) not in taken][:needed]
         return (chosen + replacements)[:k]
 
     def _nearest_to_titles(self, rows: list[list[str]], depth: int, sampled: bool) -> dict[str, np.ndarray]:
