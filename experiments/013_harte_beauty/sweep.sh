@@ -83,3 +83,14 @@ python experiments/014_e4srec_beauty/strip.py $choice/$decoding $compare/llmseqp
 cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
 python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10  # report.* -> report_llmseqprompt/
 python experiments/014_e4srec_beauty/strip.py $choice experiments/013_harte_beauty/runs_llmseqprompt
+# 7. LLMSeqPrompt under llmrec's main protocol (loo; session 42 on, resumable): the same stand-in and budget as
+#    step 6, validated on 2,236 validation users (protocol.val_users: a fixed draw, as many as step 6's held-out
+#    users; a beam-search pass over all 22,363 every epoch would cost about half an hour), tested on every
+#    user. SASRec runs with the same val_users (its defaults, as part 2; 5 seeds), so both models select
+#    their checkpoints on the same users.
+OUT=outputs/sweeps/013_harte_beauty_llmseqprompt_loo MODELS=llmseqprompt PROTOCOLS=loo SEEDS="0 1 2" \
+  EXTRA="datamodule.batch_size=64 model.lr=0.003 model.llm.freeze=false model.llm.lora=null protocol.val_users=2236 resume=true" \
+  bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+OUT=outputs/sweeps/013_harte_beauty_llmseqprompt_loo MODELS=sasrec PROTOCOLS=loo EXTRA="protocol.val_users=2236" \
+  bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+#    Then the decoding choice and the report as in step 6, with this folder and its SASRec runs.
