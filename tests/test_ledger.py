@@ -3,6 +3,7 @@ regeneration, the numbers and groups of a hand-made case, protocol matching, bad
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from llmrec.errors import LlmrecError
-from llmrec.report.ledger import config_summary, main, study_of, write_ledger
+from llmrec.report.ledger import ADDED_LATER, config_summary, main, study_of, write_ledger
 from llmrec.report.published import load_published
 from tests.run_records import write_result
 
@@ -242,3 +243,30 @@ def test_also_models_must_be_a_list_of_labels(tmp_path: Path, also: object) -> N
     path = _published(tmp_path / "p.yaml", FIGURE | {"also_models": also})
     with pytest.raises(LlmrecError, match="also_models must be a list"):
         load_published(path)
+
+
+def test_a_setting_that_follows_the_seed_does_not_split_the_seeds() -> None:
+    summaries = {
+        config_summary({"seed": seed, "model": {"name": "tiger", "init_seed": seed, "lr": 0.001}})
+        for seed in (0, 1, 2)
+    }
+    assert summaries == {"lr=0.001"}
+    fixed = config_summary({"seed": 1, "model": {"name": "tiger", "init_seed": 7, "lr": 0.001}})
+    assert fixed == "init_seed=7, lr=0.001"
+
+
+def test_a_run_saved_before_a_setting_existed_groups_with_its_default() -> None:
+    old = {"seed": 1, "model": {"name": "llmseqprompt", "num_beams": 5}}
+    decode = {"decoding": "beam", "temperature": 0.5, "top_p": 1.0, "sample_seed": 2}
+    new = {"seed": 2, "model": {"name": "llmseqprompt", "num_beams": 5} | decode}
+    assert config_summary(old) == config_summary(new)
+    sampled = {"seed": 2, "model": new["model"] | {"decoding": "sample"}}
+    assert config_summary(sampled) != config_summary(new)
+
+
+def test_the_added_settings_are_the_models_defaults() -> None:
+    from llmrec.models.llmseqprompt import LLMSeqPrompt
+
+    parameters = inspect.signature(LLMSeqPrompt.__init__).parameters
+    added = ADDED_LATER["llmseqprompt"]
+    assert {key: parameters[key].default for key in added} == added

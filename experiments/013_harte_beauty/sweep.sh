@@ -81,7 +81,8 @@ compare=outputs/sweeps/013_llmseqprompt_compare
 rm -rf $compare && mkdir -p $compare
 python experiments/014_e4srec_beauty/strip.py $choice/$decoding $compare/llmseqprompt > /dev/null
 cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
-python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10  # report.* -> report_llmseqprompt/
+python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 \
+  --out experiments/013_harte_beauty/report_llmseqprompt
 python experiments/014_e4srec_beauty/strip.py $choice experiments/013_harte_beauty/runs_llmseqprompt
 # 7. LLMSeqPrompt under llmrec's main protocol (loo; session 42 on, resumable): the same stand-in and budget as
 #    step 6, validated on 2,236 validation users (protocol.val_users: a fixed draw, as many as step 6's held-out

@@ -30,7 +30,8 @@ python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full0
 # and seeds, identical results).
 python -m llmrec.report.ledger --runs experiments/011_protocol_sensitivity/runs/ml100k \
   experiments/011_protocol_sensitivity/runs/beauty_006_recompare experiments/013_harte_beauty/runs \
-  experiments/013_harte_beauty/runs_converged experiments/013_harte_beauty/runs_bert4rec_converged $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v stage1_sasrec) \
+  experiments/013_harte_beauty/runs_converged experiments/013_harte_beauty/runs_bert4rec_converged experiments/013_harte_beauty/runs_llmseqprompt/beam \
+  $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v stage1_sasrec) \
   experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs experiments/017_equal_tuning/runs/trial_cap8 \
   experiments/017_equal_tuning/runs/user_holdout experiments/017_equal_tuning/runs/bert4rec \
   experiments/017_equal_tuning/runs/bert4rec_user_holdout experiments/017_equal_tuning/runs/bert4rec_user_holdout_trial6 \

@@ -47,6 +47,11 @@ CONTEXT_KEYS = (
     ("protocol", "val_users"),  # and one that validated (stopped early, selected) on a subset
 )
 STUDY_FOLDER = re.compile(r"^(\d{3})_")  # experiments/NNN_slug
+# Model settings that follow the run's seed by default (`${seed}`): the seeds of one setting differ there.
+SEED_FOLLOWING = ("sample_seed", "init_seed")
+# Settings a model gained after runs of it were saved, with the value those runs used (the class's default):
+# such a run groups with newer runs of the same setting instead of standing alone.
+ADDED_LATER = {"llmseqprompt": {"decoding": "beam", "temperature": 0.5, "top_p": 1.0}}
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,15 @@ def _short_target(node: dict[str, Any]) -> str:
 
 def config_summary(config: dict[str, Any]) -> str:
     """The model's own settings (scalars, and the class of each nested component) and the few training
-    settings outside it, as ``key=value`` sorted by key."""
+    settings outside it, as ``key=value`` sorted by key. A setting that follows the seed is left out, unless
+    it was fixed to another value."""
     model = config.get("model") or {}
+    model = ADDED_LATER.get(str(model.get("name")), {}) | model
     items = {}
     for key, value in model.items():
         if key in {"_target_", "name"} or key.startswith("_"):
+            continue
+        if key in SEED_FOLLOWING and value == config.get("seed"):
             continue
         if isinstance(value, dict) and "_target_" in value:
             items[key] = _short_target(value)
