@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from llmrec.errors import LlmrecError
+from llmrec.models.llmseqprompt import LLMSeqPrompt
 from llmrec.report.ledger import ADDED_LATER, config_summary, main, study_of, write_ledger
 from llmrec.report.published import load_published
 from tests.run_records import write_result
@@ -265,8 +266,6 @@ def test_a_run_saved_before_a_setting_existed_groups_with_its_default() -> None:
 
 
 def test_the_added_settings_are_the_models_defaults() -> None:
-    from llmrec.models.llmseqprompt import LLMSeqPrompt
-
     parameters = inspect.signature(LLMSeqPrompt.__init__).parameters
     added = ADDED_LATER["llmseqprompt"]
     assert {key: parameters[key].default for key in added} == added
