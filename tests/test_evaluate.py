@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from llmrec.errors import LlmrecError
 from llmrec.evaluate import main
+from llmrec.report.runs import collect
 from llmrec.run.pipeline import run
 from tests.bad_input_helpers import expect_cli_error
 from tests.conftest import compose_config
@@ -79,6 +81,33 @@ def test_unmasked_differs_from_masked(trained: Path, tmp_path: Path) -> None:
     assert unmasked["hr_20"] <= masked["hr_20"] and unmasked != masked
 
 
+def test_validation_alone_then_test_alone(trained: Path, tmp_path: Path) -> None:
+    """splits=val chooses a setting without a test pass; its file cannot pass for a test result."""
+    run_dir = _copy(trained, tmp_path)
+    original = _read(run_dir / "results.json")
+    assert main([f"run_dir={run_dir}", "name=val", "splits=val"]) == 0
+    val = _read(run_dir / "evaluations" / "val" / "results.json")
+    assert val["metrics"]["val"] == pytest.approx(original["metrics"]["val"], abs=1e-6)
+    assert "test" not in val["metrics"] and "per_user" not in val and val["evaluation"]["splits"] == ["val"]
+    assert "test_seconds" not in val["timings"] and val["timings"]["val_seconds"] > 0
+    with pytest.raises(LlmrecError, match="validation only"):
+        collect(run_dir / "evaluations" / "val")
+    assert main([f"run_dir={run_dir}", "name=test", "splits=test"]) == 0
+    test = _read(run_dir / "evaluations" / "test" / "results.json")
+    assert test["metrics"]["test"] == pytest.approx(original["metrics"]["test"], abs=1e-6)
+    assert "val" not in test["metrics"] and "val_seconds" not in test["timings"]
+    assert test["per_user"]["test"]["rank"] == original["per_user"]["test"]["rank"]
+
+
+def test_a_re_evaluation_reports_with_its_training_clock(trained: Path, tmp_path: Path) -> None:
+    run_dir = _copy(trained, tmp_path)
+    assert main([f"run_dir={run_dir}", "name=again"]) == 0
+    (again,), _ = collect(run_dir / "evaluations" / "again")
+    original = _read(run_dir / "results.json")["timings"]
+    assert again["timings"]["fit_seconds"] == original["fit_seconds"]
+    assert again["timings"]["epochs"] == original["epochs"]
+
+
 def test_other_code_version_needs_the_flag(trained: Path, tmp_path: Path, capsys: Any) -> None:
     run_dir = _copy(trained, tmp_path)
     _edit_results(run_dir, lambda r: r["code_version"].update(package="0.0.1"))
@@ -142,10 +171,20 @@ def test_export_topk_not_positive(trained: Path, tmp_path: Path, capsys: Any, va
         ("eval.ks=[0]", "eval.ks"),
         ("allow_code_change=maybe", "allow_code_change"),
         ("eval.ks", "key=value"),
+        ("splits=train", "splits=train"),
+        ("splits=", "choose from val,test"),
     ],
 )
 def test_bad_overrides(trained: Path, tmp_path: Path, capsys: Any, override: str, needle: str) -> None:
     expect_cli_error(main, [f"run_dir={trained}", override], capsys, needle)
+
+
+@pytest.mark.bad_input
+def test_export_needs_the_test_split(trained: Path, tmp_path: Path, capsys: Any) -> None:
+    run_dir = _copy(trained, tmp_path)
+    argv = [f"run_dir={run_dir}", "splits=val", "eval.export_topk=3"]
+    expect_cli_error(main, argv, capsys, "eval.export_topk", "splits=test")
+    assert not (run_dir / "evaluations").exists()  # refused before anything was written
 
 
 @pytest.mark.bad_input

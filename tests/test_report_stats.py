@@ -254,5 +254,10 @@ def test_run_table_orders_metrics_by_name_then_cutoff() -> None:
         "metric               val      test",
         "hr_5              0.2500    0.2000",
         "hr_10             0.5000    0.4000",
-        "ndcg_5               nan    0.1000",
+        "ndcg_5                 -    0.1000",
     ]
+
+
+def test_run_table_of_a_validation_only_evaluation_shows_no_test_figure() -> None:
+    result = {"model": "sasrec", "dataset": "tiny", "seed": 0, "metrics": {"val": {"hr_5": 0.25}}}
+    assert format_run_table(result).splitlines()[-1] == "hr_5              0.2500         -"

@@ -1,6 +1,7 @@
 """Each model's choice among trials re-run with the full budget, on validation only. Prints a Markdown table
 of validation and test NDCG@10 (mean ± std over seeds) per model and trial, and marks each model's trial with
-the highest mean validation NDCG@10. Test figures are shown, never used to choose.
+the highest mean validation NDCG@10. Test figures are shown, never used to choose; a trial re-scored on
+validation alone (``python -m llmrec.evaluate ... splits=val``) shows none.
 
     python experiments/017_equal_tuning/full_budget_choice.py MODEL:TRIAL=DIR [MODEL:TRIAL=DIR ...]
 
@@ -32,6 +33,12 @@ def mean_std(numbers: list[float]) -> str:
     return f"{statistics.mean(numbers):.4f} ± {statistics.stdev(numbers):.4f}"
 
 
+def test_cell(runs: list[dict]) -> str:
+    if any("test" not in run["metrics"] for run in runs):
+        return "not evaluated"
+    return mean_std(values(runs, "test"))
+
+
 def main(arguments: list[str]) -> None:
     settings: dict[str, dict[str, list[dict]]] = {}
     for argument in arguments:
@@ -45,7 +52,7 @@ def main(arguments: list[str]) -> None:
         for trial, runs in trials.items():
             epochs = [run["budget"]["spent"]["epochs"] for run in runs]
             cells = [model, trial, str(len(runs)), f"{min(epochs)}–{max(epochs)}"]
-            cells += [mean_std(values(runs, "val")), mean_std(values(runs, "test"))]
+            cells += [mean_std(values(runs, "val")), test_cell(runs)]
             cells.append("yes" if trial == chosen else "")
             print("| " + " | ".join(cells) + " |")
 

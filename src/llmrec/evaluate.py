@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
 USAGE = """usage: python -m llmrec.evaluate run_dir=<run folder> [name=<folder name>] [allow_code_change=true]
+                                [splits=val|test|val,test]
                                 [eval.ks=[1,5,10]] [eval.mask_history=false] [eval.export_topk=K]
                                 [protocol=loo|loo_unmasked|sampled] [protocol.negatives=N ...]
                                 [model.decode=beam|exact] [model.compare_decodes=true]
@@ -29,14 +31,24 @@ sample_file). eval.mask_history=false re-evaluates a loo run as loo_unmasked. A 
 (model.compare_decodes=true; protocol.eval_users=N on N users drawn once where exact is slow);
 LLMSeqPrompt may switch from beam search to the authors' sampling (model.decoding=sample) or
 change its beam width (model.num_beams, model.num_return_sequences).
+splits=val evaluates on validation alone (its results.json has no test metrics): the way to choose such
+a setting on validation without paying for a test pass; then evaluate the chosen one with splits=test.
 """
 
 
-def parse(argv: Sequence[str]) -> tuple[str, str | None, bool, list[str]]:
-    """(run_dir, name, allow_code_change, eval overrides) from ``key=value`` arguments."""
+class Arguments(NamedTuple):
+    run_dir: str
+    name: str | None
+    allow_code_change: bool
+    overrides: list[str]
+    splits: tuple[str, ...]
+
+
+def parse(argv: Sequence[str]) -> Arguments:
+    """The re-evaluation asked for by ``key=value`` arguments."""
     from llmrec.errors import ConfigError
 
-    run_dir, name, allow, overrides = None, None, False, []
+    run_dir, name, allow, overrides, splits = None, None, False, [], ("val", "test")
     for arg in argv:
         key, sep, value = arg.partition("=")
         if not sep:
@@ -49,11 +61,13 @@ def parse(argv: Sequence[str]) -> tuple[str, str | None, bool, list[str]]:
             if value.lower() not in ("true", "false"):
                 raise ConfigError(f"allow_code_change must be true or false, got {value!r}")
             allow = value.lower() == "true"
+        elif key == "splits":
+            splits = tuple(value.split(","))
         else:
             overrides.append(arg)
     if not run_dir:
         raise ConfigError("run_dir=<run folder> is required: the output folder of a finished run")
-    return run_dir, name, allow, overrides
+    return Arguments(run_dir, name, allow, overrides, splits)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,8 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from llmrec.run.reevaluate import reevaluate
 
     def evaluate() -> str:
-        run_dir, name, allow, overrides = parse(args)
-        results, folder = reevaluate(Path(run_dir), overrides, name, allow)
+        run_dir, name, allow, overrides, splits = parse(args)
+        results, folder = reevaluate(Path(run_dir), overrides, name, allow, splits)
         return f"{format_run_table(results)}\nresults: {folder / 'results.json'}"
 
     return run_command(evaluate)

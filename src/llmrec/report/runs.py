@@ -24,6 +24,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _check_result(result: dict[str, Any], path: Path) -> dict[str, Any]:
     """A results.json with what the report reads, else one error naming the file (never a KeyError)."""
+    splits = (result.get("evaluation") or {}).get("splits") or ["test"]
+    if "test" not in splits:
+        raise LlmrecError(
+            f"{path} is a re-evaluation on validation only (splits={','.join(splits)}): it has no test "
+            f"figures to report; report the run's own folder, or evaluate again with splits=test"
+        )
     ok = isinstance(result.get("model"), str) and isinstance(result.get("dataset"), str)
     metrics, timings = result.get("metrics"), result.get("timings")
     ok = ok and isinstance(metrics, dict) and isinstance(metrics.get("test"), dict)

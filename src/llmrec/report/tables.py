@@ -21,15 +21,19 @@ def _metric_order(name: str) -> tuple[str, int]:
 
 
 def format_run_table(results: dict[str, Any]) -> str:
-    """A plain-text table of one run's validation and test metrics."""
-    test, val = results["metrics"]["test"], results["metrics"]["val"]
-    names = sorted(test, key=_metric_order)
+    """A plain-text table of one run's validation and test metrics (``-``: a split it did not evaluate)."""
+    test, val = results["metrics"].get("test", {}), results["metrics"].get("val", {})
+    names = sorted({*test, *val}, key=_metric_order)
     lines = [
         f"{results['model']} on {results['dataset']} (seed {results['seed']})",
         f"{'metric':<14}{'val':>10}{'test':>10}",
     ]
-    lines += [f"{name:<14}{val.get(name, float('nan')):>10.4f}{test[name]:>10.4f}" for name in names]
+    lines += [f"{name:<14}{_cell(val, name)}{_cell(test, name)}" for name in names]
     return "\n".join(lines)
+
+
+def _cell(metrics: dict[str, float], name: str) -> str:
+    return f"{metrics[name]:>10.4f}" if name in metrics else f"{'-':>10}"
 
 
 def _cell_key(row: dict[str, Any]) -> tuple[str, str, str]:

@@ -55,6 +55,9 @@ class PreparedData:
     protocol: Protocol | None = None  # the evaluation protocol (cfg.protocol) the split follows
 
 
+SPLITS = ("val", "test")  # what a run evaluates, in this order
+
+
 @dataclass
 class Evaluation:
     """Validation and test metrics of one model, per-user test ranks, and the exported top-K lists."""
@@ -186,13 +189,23 @@ def _check_monitor(cfg: DictConfig, ks: list[int]) -> None:
 
 
 def evaluate(
-    model: SequentialRecommender, trainer: pl.Trainer, datamodule: Any, export_k: int | None = None
+    model: SequentialRecommender,
+    trainer: pl.Trainer,
+    datamodule: Any,
+    export_k: int | None = None,
+    splits: tuple[str, ...] = SPLITS,
 ) -> Evaluation:
-    """Validation, then test (keeping each test user's top ``export_k`` items when asked)."""
+    """Validation, then test (keeping each test user's top ``export_k`` items when asked). ``splits``
+    leaves one out: a re-evaluation on validation alone chooses a setting without paying for the test."""
     evaluator = model.evaluator
     assert evaluator is not None, "setup_model attaches the evaluator"
-    val_metrics = trainer.validate(model, datamodule=datamodule, verbose=False)[0]
-    val_seconds = model.eval_seconds
+    val_metrics, val_seconds = {}, 0.0
+    if "val" in splits:
+        val_metrics = trainer.validate(model, datamodule=datamodule, verbose=False)[0]
+        val_seconds = model.eval_seconds
+    if "test" not in splits:
+        none = torch.empty(0, dtype=torch.long)
+        return Evaluation(_strip(val_metrics, "val/"), {}, val_seconds, 0.0, none, none)
     evaluator.export_k = export_k  # the test pass only: validation runs every epoch and exports nothing
     try:
         test_metrics = trainer.test(model, datamodule=datamodule, verbose=False)[0]

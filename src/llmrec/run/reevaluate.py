@@ -29,6 +29,7 @@ from llmrec.evaluation.export import check_export_k, write_topk
 from llmrec.models.base import SequentialRecommender
 from llmrec.run.instantiate import check_seed
 from llmrec.run.pipeline import (
+    SPLITS,
     PreparedData,
     assemble_results,
     build_trainer,
@@ -50,6 +51,7 @@ TIGER_DECODE = ("model.decode", "model.compare_decodes")
 LLMSEQPROMPT_SAMPLING = ("model.decoding", "model.temperature", "model.top_p", "model.sample_seed")
 LLMSEQPROMPT_DECODE = ("model.num_beams", "model.num_return_sequences", *LLMSEQPROMPT_SAMPLING)
 DECODE_SETTINGS = {"tiger": TIGER_DECODE, "llmseqprompt": LLMSEQPROMPT_DECODE}
+TRAINING_TIMINGS = ("fit_seconds", "fit_attempts", "epochs")
 EDITABLE = ("eval.", "datamodule.eval_batch_size", "protocol")
 # settings whose saved value may be null
 NULLABLE = ("eval.export_topk", "eval.mask_history", "protocol.sample_file")
@@ -260,34 +262,65 @@ def _evaluation_dir(run_dir: Path, name: str | None) -> Path:
     return folder
 
 
+def check_splits(splits: tuple[str, ...], export_k: int | None) -> tuple[str, ...]:
+    """The splits a re-evaluation runs, in the run's order; one error for an unknown or empty choice."""
+    unknown = [split for split in splits if split not in SPLITS]
+    if unknown or not splits:
+        raise ConfigError(f"splits={','.join(splits)} names no split a run evaluates; choose from val,test")
+    if export_k is not None and "test" not in splits:
+        raise ConfigError("eval.export_topk keeps the test users' lists: give splits=test or splits=val,test")
+    return tuple(split for split in SPLITS if split in splits)
+
+
 def reevaluate(
-    run_dir: Path, overrides: list[str], name: str | None = None, allow_code_change: bool = False
+    run_dir: Path,
+    overrides: list[str],
+    name: str | None = None,
+    allow_code_change: bool = False,
+    splits: tuple[str, ...] = SPLITS,
 ) -> tuple[dict[str, Any], Path]:
-    """Evaluate a finished run's checkpoint again with ``eval.*`` overrides; returns (results, folder)."""
+    """Evaluate a finished run's checkpoint again with ``eval.*`` overrides, on ``splits`` (validation
+    alone where a setting is being chosen); returns (results, folder)."""
     run_dir = Path(run_dir)
     version = check_code_version(read_run_results(run_dir), allow_code_change)
     folder = _evaluation_dir(run_dir, name)
     restored = restore(run_dir, overrides)
     cfg = restored.config
+    export_k = check_export_k(cfg.eval.get("export_topk"))
+    splits = check_splits(splits, export_k)
     pl.seed_everything(check_seed(cfg.seed), workers=True, verbose=False)
     trainer = build_trainer(cfg, folder, None, with_loggers=False)
-    export_k = check_export_k(cfg.eval.get("export_topk"))
-    scores = evaluate(restored.model, trainer, restored.prepared.datamodule, export_k)
+    scores = evaluate(restored.model, trainer, restored.prepared.datamodule, export_k, splits)
     checkpoint = str(restored.checkpoint) if restored.checkpoint else None
     results = assemble_results(
         cfg, restored.prepared, restored.model, scores, eval_timings(scores), checkpoint
     )
+    _keep_splits(results, splits)
     results["code_version"] = version
-    # the training was not re-run: its budget, what it spent and whether it converged are the run's
+    # the training was not re-run: its budget, what it spent, its clock and whether it converged are the
+    # run's (so a re-evaluation reports like the run it re-scores)
     results |= {key: restored.results[key] for key in ("budget", "converged") if key in restored.results}
+    trained = restored.results.get("timings") or {}
+    results["timings"] |= {key: trained[key] for key in TRAINING_TIMINGS if key in trained}
     results["evaluation"] = {
         "run_dir": str(run_dir),
         "overrides": list(overrides),
         "eval": OmegaConf.to_container(cfg.eval, resolve=True),
         "trained_code_version": restored.results.get("code_version"),
         "allow_code_change": allow_code_change,
+        "splits": list(splits),
     }
     if scores.top is not None:
         results["topk_export"] = write_topk(folder, *scores.top, restored.prepared.data)
     write_results(folder, results)
     return results, folder
+
+
+def _keep_splits(results: dict[str, Any], splits: tuple[str, ...]) -> None:
+    """Drop what a split left out did not measure: no empty metrics or zero seconds that read as figures."""
+    timings = results["timings"]
+    if "val" not in splits:
+        del results["metrics"]["val"], timings["val_seconds"]
+    if "test" not in splits:
+        del results["metrics"]["test"], results["per_user"]
+        del timings["test_seconds"], timings["test_users_per_second"]
