@@ -94,4 +94,38 @@ OUT=outputs/sweeps/013_harte_beauty_llmseqprompt_loo MODELS=llmseqprompt PROTOCO
   bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
 OUT=outputs/sweeps/013_harte_beauty_llmseqprompt_loo MODELS=sasrec PROTOCOLS=loo EXTRA="protocol.val_users=2236" \
   bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
-#    Then the decoding choice and the report as in step 6, with this folder and its SASRec runs.
+#    The decoding choice as in step 6, but on validation alone (splits=val): the authors' sampling over all
+#    22,363 test users would cost about 5 h a seed, a validation pass about 25 min. The chosen decoding is
+#    then tested (beam: the runs' own test; sample: splits=test) and reported against SASRec, same users.
+choice=outputs/sweeps/013_llmseqprompt_decoding_loo
+report=experiments/013_harte_beauty/report_llmseqprompt_loo
+for seed in 0 1 2; do
+  run=outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_llmseqprompt_s$seed
+  [ -f $run/evaluations/sample_val/results.json ] || python -m llmrec.evaluate run_dir=$run name=sample_val \
+    splits=val model.decoding=sample model.sample_seed=$seed allow_code_change=true
+  mkdir -p $choice/beam/seed_$seed $choice/sample/seed_$seed
+  cp $run/results.json $choice/beam/seed_$seed/ && cp $run/evaluations/sample_val/results.json $choice/sample/seed_$seed/
+done
+mkdir -p $report
+python experiments/017_equal_tuning/full_budget_choice.py llmseqprompt:beam=$choice/beam \
+  llmseqprompt:sample=$choice/sample > $report/decoding_choice.md
+decoding=$(grep '| yes |$' $report/decoding_choice.md | cut -d'|' -f3 | tr -d ' ')
+if [ "$decoding" = sample ]; then
+  for seed in 0 1 2; do
+    run=outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_llmseqprompt_s$seed
+    [ -f $run/evaluations/sample_test/results.json ] || python -m llmrec.evaluate run_dir=$run name=sample_test \
+      splits=test model.decoding=sample model.sample_seed=$seed allow_code_change=true
+    cp $run/evaluations/sample_test/results.json $choice/sample/seed_$seed/
+  done
+fi
+compare=outputs/sweeps/013_llmseqprompt_compare_loo  # full copies: the two-level test reads every user's rank
+rm -rf $compare && mkdir -p $compare/sasrec
+cp -r $choice/$decoding $compare/llmseqprompt
+for seed in 0 1 2 3 4; do
+  mkdir $compare/sasrec/seed_$seed
+  cp outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_sasrec_s$seed/results.json $compare/sasrec/seed_$seed/
+done
+python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 --out $report
+python experiments/014_e4srec_beauty/strip.py $choice experiments/013_harte_beauty/runs_llmseqprompt_loo
+python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_llmseqprompt_loo \
+  experiments/013_harte_beauty/runs_llmseqprompt_loo/sweep
