@@ -177,6 +177,9 @@ def test_a_run_saved_before_the_decoding_settings_is_re_evaluated_with_the_autho
     assert (model["decoding"], model["temperature"]) == ("sample", 0.7)
     # the samples rank other items than the beams did
     assert results["metrics"]["test"] != saved["metrics"]["test"]
+    sampled = ["model.decoding=sample", "model.temperature=0.7"]
+    val_only, _ = reevaluate(tmp_path / "out", sampled, splits=("val",))  # the choice, on validation alone
+    assert val_only["metrics"] == {"val": results["metrics"]["val"]}  # the same seeded samples
     wider, _ = reevaluate(tmp_path / "out", ["model.num_beams=4", "model.num_return_sequences=4"])
     assert wider["metrics"]["test"] != saved["metrics"]["test"]  # four beams' titles, not two
     with pytest.raises(ConfigError, match=r"llmseqprompt: model\.num_beams, .*model\.decoding"):
