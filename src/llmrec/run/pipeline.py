@@ -14,7 +14,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor
 
 from llmrec.data.cache import load_sequence_data
 from llmrec.data.guards import check_item_text
@@ -27,6 +26,7 @@ from llmrec.models.base import SequentialRecommender
 from llmrec.models.layers.adapters import save_adapters
 from llmrec.run.budget import budget_callbacks, budget_results, read_budget
 from llmrec.run.callbacks import FitClock, RunStamp, fit_time
+from llmrec.run.eval_pass import Evaluation, eval_timings, evaluate
 from llmrec.run.instantiate import as_int, build, call_checked, check_seed, check_trainer
 from llmrec.run.loggers import log_config_at_start
 from llmrec.run.lr_schedule import attach_optimization
@@ -53,22 +53,6 @@ class PreparedData:
     max_len: int
     datamodule: Any  # a LightningDataModule built from cfg.datamodule
     protocol: Protocol | None = None  # the evaluation protocol (cfg.protocol) the split follows
-
-
-SPLITS = ("val", "test")  # what a run evaluates, in this order
-
-
-@dataclass
-class Evaluation:
-    """Validation and test metrics of one model, per-user test ranks, and the exported top-K lists."""
-
-    val: dict[str, float]
-    test: dict[str, float]
-    val_seconds: float
-    test_seconds: float
-    users: Tensor
-    ranks: Tensor
-    top: tuple[Tensor, Tensor, Tensor] | None = None  # (users, items, scores) with eval.export_topk
 
 
 def check_eval(cfg: DictConfig) -> tuple[list[int], int | None]:
@@ -188,42 +172,6 @@ def _check_monitor(cfg: DictConfig, ks: list[int]) -> None:
         raise ConfigError(f"eval.monitor={monitor} is not a validation metric computed with eval.ks={ks}")
 
 
-def evaluate(
-    model: SequentialRecommender,
-    trainer: pl.Trainer,
-    datamodule: Any,
-    export_k: int | None = None,
-    splits: tuple[str, ...] = SPLITS,
-) -> Evaluation:
-    """Validation, then test (keeping each test user's top ``export_k`` items when asked). ``splits``
-    leaves one out: a re-evaluation on validation alone chooses a setting without paying for the test."""
-    evaluator = model.evaluator
-    assert evaluator is not None, "setup_model attaches the evaluator"
-    val_metrics, val_seconds = {}, 0.0
-    if "val" in splits:
-        val_metrics = trainer.validate(model, datamodule=datamodule, verbose=False)[0]
-        val_seconds = model.eval_seconds
-    if "test" not in splits:
-        none = torch.empty(0, dtype=torch.long)
-        return Evaluation(_strip(val_metrics, "val/"), {}, val_seconds, 0.0, none, none)
-    evaluator.export_k = export_k  # the test pass only: validation runs every epoch and exports nothing
-    try:
-        test_metrics = trainer.test(model, datamodule=datamodule, verbose=False)[0]
-        users, ranks, _ = evaluator.per_user()
-        top = evaluator.exported() if export_k is not None else None
-    finally:
-        evaluator.export_k = None
-    return Evaluation(
-        val=_strip(val_metrics, "val/"),
-        test=_strip(test_metrics, "test/"),
-        val_seconds=val_seconds,
-        test_seconds=model.eval_seconds,
-        users=users,
-        ranks=ranks,
-        top=top,
-    )
-
-
 def assemble_results(
     cfg: DictConfig,
     prepared: PreparedData,
@@ -256,14 +204,6 @@ def assemble_results(
         "samples": samples_record(cfg),
         "best_checkpoint": best,
         "config": OmegaConf.to_container(cfg, resolve=True),
-    }
-
-
-def eval_timings(scores: Evaluation) -> dict[str, Any]:
-    return {
-        "val_seconds": scores.val_seconds,
-        "test_seconds": scores.test_seconds,
-        "test_users_per_second": len(scores.users) / scores.test_seconds if scores.test_seconds > 0 else None,
     }
 
 
@@ -310,9 +250,3 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
             results["adapters"] = adapters
         write_results(output_dir, results)
     return results
-
-
-def _strip(metrics: dict[str, float], prefix: str) -> dict[str, float]:
-    return {
-        key.removeprefix(prefix): float(value) for key, value in metrics.items() if key.startswith(prefix)
-    }
