@@ -12,7 +12,8 @@ import yaml
 
 from llmrec.errors import LlmrecError
 from llmrec.models.llmseqprompt import LLMSeqPrompt
-from llmrec.report.ledger import ADDED_LATER, config_summary, main, study_of, write_ledger
+from llmrec.report.ledger import main, write_ledger
+from llmrec.report.ledger_groups import ADDED_LATER, config_summary, study_of
 from llmrec.report.published import load_published
 from tests.run_records import write_result
 
