@@ -84,6 +84,21 @@ cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
 python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 \
   --out experiments/013_harte_beauty/report_llmseqprompt
 python experiments/014_e4srec_beauty/strip.py $choice experiments/013_harte_beauty/runs_llmseqprompt
+# 6b. LLMSeqSim against the tuned, converged SASRec under held-out users (session 43): part 1's LLMSeqSim runs
+#    (training-free; committed without per-user ranks) re-evaluated for their ranks, then the report against
+#    017 part 3's SASRec (the only committed SASRec runs on this split that keep per-user ranks).
+recheck=outputs/sweeps/013_llmseqsim_user_holdout_recheck
+compare=outputs/sweeps/013_llmseqsim_compare_user_holdout
+rm -rf $recheck $compare && mkdir -p $recheck $compare/llmseqsim
+for seed in 0 1 2; do
+  cp -r experiments/013_harte_beauty/runs/user_holdout/llmseqsim_user_holdout_random_s$seed $recheck/
+  python -m llmrec.evaluate run_dir=$recheck/llmseqsim_user_holdout_random_s$seed name=per_user allow_code_change=true
+  mkdir $compare/llmseqsim/seed_$seed
+  cp $recheck/llmseqsim_user_holdout_random_s$seed/evaluations/per_user/results.json $compare/llmseqsim/seed_$seed/
+done
+cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
+python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 \
+  --out experiments/013_harte_beauty/report_llmseqsim_vs_tuned_user_holdout
 # 7. LLMSeqPrompt under llmrec's main protocol (loo; session 42 on, resumable): the same stand-in and budget as
 #    step 6, validated on 2,236 validation users (protocol.val_users: a fixed draw, as many as step 6's held-out
 #    users; a beam-search pass over all 22,363 every epoch would cost about half an hour), tested on every
