@@ -134,8 +134,15 @@ if [ "$decoding" = sample ]; then
   done
 fi
 compare=outputs/sweeps/013_llmseqprompt_compare_loo  # full copies: the two-level test reads every user's rank
-rm -rf $compare && mkdir -p $compare/sasrec
+recheck=outputs/sweeps/013_llmseqsim_loo_recheck  # part 1's LLMSeqSim under loo, for its per-user ranks (6b)
+rm -rf $compare $recheck && mkdir -p $compare/sasrec $compare/llmseqsim $recheck
 cp -r $choice/$decoding $compare/llmseqprompt
+for seed in 0 1 2; do
+  cp -r experiments/013_harte_beauty/runs/loo/llmseqsim_loo_s$seed $recheck/
+  python -m llmrec.evaluate run_dir=$recheck/llmseqsim_loo_s$seed name=per_user allow_code_change=true
+  mkdir $compare/llmseqsim/seed_$seed
+  cp $recheck/llmseqsim_loo_s$seed/evaluations/per_user/results.json $compare/llmseqsim/seed_$seed/
+done
 for seed in 0 1 2 3 4; do
   mkdir $compare/sasrec/seed_$seed
   cp outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_sasrec_s$seed/results.json $compare/sasrec/seed_$seed/
