@@ -87,15 +87,18 @@ python experiments/014_e4srec_beauty/strip.py $choice experiments/013_harte_beau
 # 6b. LLMSeqSim against the tuned, converged SASRec under held-out users (session 43): part 1's LLMSeqSim runs
 #    (training-free; committed without per-user ranks) re-evaluated for their ranks, then the report against
 #    017 part 3's SASRec (the only committed SASRec runs on this split that keep per-user ranks).
-recheck=outputs/sweeps/013_llmseqsim_user_holdout_recheck
+llmseqsim_ranks() {  # part 1's LLMSeqSim runs $1/<$2>_s<seed> re-evaluated in $3, copied to $4/seed_<seed>/
+  rm -rf $3 && mkdir -p $3 $4
+  for seed in 0 1 2; do
+    cp -r $1/$2_s$seed $3/
+    python -m llmrec.evaluate run_dir=$3/$2_s$seed name=per_user allow_code_change=true
+    mkdir $4/seed_$seed && cp $3/$2_s$seed/evaluations/per_user/results.json $4/seed_$seed/
+  done
+}
 compare=outputs/sweeps/013_llmseqsim_compare_user_holdout
-rm -rf $recheck $compare && mkdir -p $recheck $compare/llmseqsim
-for seed in 0 1 2; do
-  cp -r experiments/013_harte_beauty/runs/user_holdout/llmseqsim_user_holdout_random_s$seed $recheck/
-  python -m llmrec.evaluate run_dir=$recheck/llmseqsim_user_holdout_random_s$seed name=per_user allow_code_change=true
-  mkdir $compare/llmseqsim/seed_$seed
-  cp $recheck/llmseqsim_user_holdout_random_s$seed/evaluations/per_user/results.json $compare/llmseqsim/seed_$seed/
-done
+rm -rf $compare
+llmseqsim_ranks experiments/013_harte_beauty/runs/user_holdout llmseqsim_user_holdout_random \
+  outputs/sweeps/013_llmseqsim_user_holdout_recheck $compare/llmseqsim
 cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
 python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 \
   --out experiments/013_harte_beauty/report_llmseqsim_vs_tuned_user_holdout
@@ -134,15 +137,10 @@ if [ "$decoding" = sample ]; then
   done
 fi
 compare=outputs/sweeps/013_llmseqprompt_compare_loo  # full copies: the two-level test reads every user's rank
-recheck=outputs/sweeps/013_llmseqsim_loo_recheck  # part 1's LLMSeqSim under loo, for its per-user ranks (6b)
-rm -rf $compare $recheck && mkdir -p $compare/sasrec $compare/llmseqsim $recheck
+rm -rf $compare && mkdir -p $compare/sasrec
 cp -r $choice/$decoding $compare/llmseqprompt
-for seed in 0 1 2; do
-  cp -r experiments/013_harte_beauty/runs/loo/llmseqsim_loo_s$seed $recheck/
-  python -m llmrec.evaluate run_dir=$recheck/llmseqsim_loo_s$seed name=per_user allow_code_change=true
-  mkdir $compare/llmseqsim/seed_$seed
-  cp $recheck/llmseqsim_loo_s$seed/evaluations/per_user/results.json $compare/llmseqsim/seed_$seed/
-done
+llmseqsim_ranks experiments/013_harte_beauty/runs/loo llmseqsim_loo outputs/sweeps/013_llmseqsim_loo_recheck \
+  $compare/llmseqsim  # as in 6b
 for seed in 0 1 2 3 4; do
   mkdir $compare/sasrec/seed_$seed
   cp outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_sasrec_s$seed/results.json $compare/sasrec/seed_$seed/
