@@ -47,8 +47,9 @@ class Arguments(NamedTuple):
 def parse(argv: Sequence[str]) -> Arguments:
     """The re-evaluation asked for by ``key=value`` arguments."""
     from llmrec.errors import ConfigError
+    from llmrec.run.eval_pass import SPLITS
 
-    run_dir, name, allow, overrides, splits = None, None, False, [], ("val", "test")
+    run_dir, name, allow, overrides, splits = None, None, False, [], SPLITS
     for arg in argv:
         key, sep, value = arg.partition("=")
         if not sep:

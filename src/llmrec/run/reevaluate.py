@@ -170,13 +170,11 @@ def _evaluation_dir(run_dir: Path, name: str | None) -> Path:
     return folder
 
 
-def check_splits(splits: tuple[str, ...], export_k: int | None) -> tuple[str, ...]:
+def check_splits(splits: tuple[str, ...]) -> tuple[str, ...]:
     """The splits a re-evaluation runs, in the run's order; one error for an unknown or empty choice."""
     unknown = [split for split in splits if split not in SPLITS]
     if unknown or not splits:
         raise ConfigError(f"splits={','.join(splits)} names no split a run evaluates; choose from val,test")
-    if export_k is not None and "test" not in splits:
-        raise ConfigError("eval.export_topk keeps the test users' lists: give splits=test or splits=val,test")
     return tuple(split for split in SPLITS if split in splits)
 
 
@@ -190,12 +188,14 @@ def reevaluate(
     """Evaluate a finished run's checkpoint again with ``eval.*`` overrides, on ``splits`` (validation
     alone where a setting is being chosen); returns (results, folder)."""
     run_dir = Path(run_dir)
+    splits = check_splits(splits)  # before any data is read
     version = check_code_version(read_run_results(run_dir), allow_code_change)
     folder = _evaluation_dir(run_dir, name)
     restored = restore(run_dir, overrides)
     cfg = restored.config
     export_k = check_export_k(cfg.eval.get("export_topk"))
-    splits = check_splits(splits, export_k)
+    if export_k is not None and "test" not in splits:
+        raise ConfigError("eval.export_topk keeps the test users' lists: give splits=test or splits=val,test")
     pl.seed_everything(check_seed(cfg.seed), workers=True, verbose=False)
     trainer = build_trainer(cfg, folder, None, with_loggers=False)
     scores = evaluate(restored.model, trainer, restored.prepared.datamodule, export_k, splits)
