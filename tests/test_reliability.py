@@ -73,6 +73,29 @@ def test_last_checkpoint_follows_every_validation_improved_or_not(tmp_path: Path
     assert last == 2 and best < 2
 
 
+BUDGETS_THAT_STOP_EARLY = [["budget.patience=1"], ["budget/kind=examples", "budget.max_examples=40"]]
+
+
+@pytest.mark.parametrize("budget", BUDGETS_THAT_STOP_EARLY)
+def test_a_resumed_run_whose_budget_already_stopped_it_trains_no_further(
+    tmp_path: Path, budget: list[str]
+) -> None:
+    """A run killed after its stop (early stopping fired, or its examples spent) but before its test resumes
+    straight to the test: Lightning does not save ``should_stop``, so without a check it trains another
+    epoch, which may move the selected checkpoint."""
+    # min_delta 10: no validation after the first counts as an improvement, so patience 1 stops after epoch 1
+    stop_early = ["trainer.max_epochs=6", "+callbacks.early_stopping.min_delta=10", *budget]
+    full = seeded_run(tmp_path, "full", *stop_early)
+    assert full["budget"]["spent"]["epochs"] < 6  # the budget, not max_epochs, stopped it
+    seeded_run(tmp_path, "cut", *stop_early)
+    (tmp_path / "cut" / "results.json").unlink()  # killed during the test
+    resumed = seeded_run(tmp_path, "cut", *stop_early, "resume=true")
+    assert resumed["budget"]["spent"] == full["budget"]["spent"]
+    assert resumed["timings"]["epochs"] == full["timings"]["epochs"]
+    assert resumed["converged"] == full["converged"]
+    assert same_numbers(full, resumed)
+
+
 def _rename_checkpoint_state(path: Path, old: str, new: str) -> None:
     checkpoint = torch.load(path, weights_only=True)
     checkpoint["callbacks"] = {k.replace(old, new, 1): v for k, v in checkpoint["callbacks"].items()}

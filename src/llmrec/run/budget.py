@@ -11,6 +11,8 @@
   loss may score fewer of them (``train_positions: sample``: one per window); results.json records both,
   ``budget.spent.examples`` (seen) and ``budget.spent.loss_targets`` (scored by the loss).
 
+A run resumed (``resume=true``) after its budget stopped it but before its test trains no further.
+
 ``trainer.max_time`` stays available as a wall-clock box on top of any kind. Steps and examples budgets
 stop mid-epoch and validate there, so the last weights count in checkpoint selection.
 
@@ -21,6 +23,7 @@ improving within them; null when the model does not train or was never validated
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -36,6 +39,8 @@ from torch import Tensor
 from llmrec.checks import positive_int
 from llmrec.data.batch import SeqBatch
 from llmrec.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 KINDS = ("epochs", "steps", "examples", "convergence")
 
@@ -145,9 +150,12 @@ class ComputeMeter(pl.Callback):
         self.pending = both if self.pending is None else self.pending + both
         if self.max_examples is not None:
             self._read(trainer)
-        steps_done = self.max_steps is not None and trainer.global_step >= self.max_steps
-        if steps_done or (self.max_examples is not None and self.examples >= self.max_examples):
+        if self.spent(trainer):
             trainer.should_stop = True
+
+    def spent(self, trainer: pl.Trainer) -> bool:
+        steps_done = self.max_steps is not None and trainer.global_step >= self.max_steps
+        return steps_done or (self.max_examples is not None and self.examples >= self.max_examples)
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._read(trainer)  # before the checkpoint of this validation saves the count
@@ -190,6 +198,24 @@ class ValidationHistory(pl.Callback):
         self.values = [float(v) for v in state_dict.get("values", [])]
 
 
+class StoppedStaysStopped(pl.Callback):
+    """A run resumed after its budget stopped it (early stopping fired, its steps or examples spent) but
+    before its test trains no further. Lightning does not save ``should_stop``, so a resumed fit would
+    train one more epoch, and more if that epoch improved, moving the selected checkpoint."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        meter = _one(trainer, ComputeMeter)
+        stoppers = [callback for callback in trainer.callbacks if isinstance(callback, EarlyStopping)]
+        fired = any(_has_fired(stopper) for stopper in stoppers)
+        if fired or (meter is not None and meter.spent(trainer)):
+            log.info("resumed after its budget stopped it: no further training, on to the test")
+            trainer.should_stop = True
+
+
+def _has_fired(stopper: EarlyStopping) -> bool:
+    return stopper.wait_count >= stopper.patience or stopper.stopped_epoch > 0
+
+
 def converged(history: Sequence[float], patience: int, stopped_early: bool = False) -> bool | None:
     """True if early stopping fired or none of the last ``patience`` values improved on the best before
     them (higher is better, ties are no improvement); False if one did; None without a history."""
@@ -219,7 +245,7 @@ def budget_callbacks(cfg: DictConfig, budget: Budget, callbacks: list[pl.Callbac
         stopper.patience = budget.patience
     targets = str(OmegaConf.select(cfg, "samples.targets", default="all"))
     meter = ComputeMeter(targets, budget.max_steps, budget.max_examples)
-    return [*callbacks, meter, ValidationHistory(str(cfg.eval.monitor))]
+    return [*callbacks, meter, ValidationHistory(str(cfg.eval.monitor)), StoppedStaysStopped()]
 
 
 def _one(trainer: pl.Trainer, kind: type) -> Any:
