@@ -102,50 +102,29 @@ llmseqsim_ranks experiments/013_harte_beauty/runs/user_holdout llmseqsim_user_ho
 cp -r experiments/017_equal_tuning/runs/user_holdout/sasrec/best $compare/sasrec
 python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 \
   --out experiments/013_harte_beauty/report_llmseqsim_vs_tuned_user_holdout
-# 7. LLMSeqPrompt under llmrec's main protocol (loo; session 42 on, resumable): the same stand-in and budget as
-#    step 6, validated on 2,236 validation users (protocol.val_users: a fixed draw, as many as step 6's held-out
-#    users; a beam-search pass over all 22,363 every epoch would cost about half an hour), tested on every
-#    user. SASRec runs with the same val_users (its defaults, as part 2; 5 seeds), so both models select
-#    their checkpoints on the same users.
-OUT=outputs/sweeps/013_harte_beauty_llmseqprompt_loo MODELS=llmseqprompt PROTOCOLS=loo SEEDS="0 1 2" \
+# 7. LLMSeqPrompt under llmrec's main protocol (loo): the same stand-in and budget as step 6 (patience 3, cap 40),
+#    validated on 2,236 validation users (protocol.val_users: a fixed draw, as many as step 6's held-out users; a
+#    beam-search pass over all 22,363 every epoch would cost about half an hour), tested on every user. SASRec
+#    runs with the same val_users (its defaults, as part 2; 5 seeds), so both models select their checkpoints
+#    on the same users.
+#    A seed costs more than 4 h of one core (sessions 42-44: 10-25 min an epoch, validation included; seed 1
+#    still improved at epoch 20) and a 31-min test; these machines keep no outputs/ from one session to the
+#    next, so there the LLMSeqPrompt seeds need a session that long, or a GPU (resume=true continues a seed from
+#    its last.ckpt where outputs/ persists). Decoding is beam search, step 6's choice on validation: a sampled
+#    test over all 22,363 users would cost about 5 h a seed. Each finished run is committed with every user's
+#    test ranks (strip.py --all-ranks), so the report is built from git.
+OUT=outputs/sweeps/013_harte_beauty_llmseqprompt_loo
+runs7=experiments/013_harte_beauty/runs_llmseqprompt_loo/sweep
+OUT=$OUT MODELS=llmseqprompt PROTOCOLS=loo SEEDS="0 1 2" \
   EXTRA="datamodule.batch_size=64 model.lr=0.003 model.llm.freeze=false model.llm.lora=null protocol.val_users=2236 resume=true" \
   bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
-OUT=outputs/sweeps/013_harte_beauty_llmseqprompt_loo MODELS=sasrec PROTOCOLS=loo EXTRA="protocol.val_users=2236" \
+OUT=$OUT MODELS=sasrec PROTOCOLS=loo EXTRA="protocol.val_users=2236" \
   bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
-#    The decoding choice as in step 6, but on validation alone (splits=val): the authors' sampling over all
-#    22,363 test users would cost about 5 h a seed, a validation pass about 25 min. The chosen decoding is
-#    then tested (beam: the runs' own test; sample: splits=test) and reported against SASRec, same users.
-choice=outputs/sweeps/013_llmseqprompt_decoding_loo
-report=experiments/013_harte_beauty/report_llmseqprompt_loo
-for seed in 0 1 2; do
-  run=outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_llmseqprompt_s$seed
-  [ -f $run/evaluations/sample_val/results.json ] || python -m llmrec.evaluate run_dir=$run name=sample_val \
-    splits=val model.decoding=sample model.sample_seed=$seed allow_code_change=true
-  mkdir -p $choice/beam/seed_$seed $choice/sample/seed_$seed
-  cp $run/results.json $choice/beam/seed_$seed/ && cp $run/evaluations/sample_val/results.json $choice/sample/seed_$seed/
-done
-mkdir -p $report
-python experiments/017_equal_tuning/full_budget_choice.py llmseqprompt:beam=$choice/beam \
-  llmseqprompt:sample=$choice/sample > $report/decoding_choice.md
-decoding=$(grep '| yes |$' $report/decoding_choice.md | cut -d'|' -f3 | tr -d ' ')
-if [ "$decoding" = sample ]; then
-  for seed in 0 1 2; do
-    run=outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_llmseqprompt_s$seed
-    [ -f $run/evaluations/sample_test/results.json ] || python -m llmrec.evaluate run_dir=$run name=sample_test \
-      splits=test model.decoding=sample model.sample_seed=$seed allow_code_change=true
-    cp $run/evaluations/sample_test/results.json $choice/sample/seed_$seed/
-  done
-fi
-compare=outputs/sweeps/013_llmseqprompt_compare_loo  # full copies: the two-level test reads every user's rank
-rm -rf $compare && mkdir -p $compare/sasrec
-cp -r $choice/$decoding $compare/llmseqprompt
+python experiments/014_e4srec_beauty/strip.py $OUT $runs7 --all-ranks
+#    LLMSeqSim (training-free) from part 1's loo runs, re-evaluated for their per-user ranks as in 6b.
 llmseqsim_ranks experiments/013_harte_beauty/runs/loo llmseqsim_loo outputs/sweeps/013_llmseqsim_loo_recheck \
-  $compare/llmseqsim  # as in 6b
-for seed in 0 1 2 3 4; do
-  mkdir $compare/sasrec/seed_$seed
-  cp outputs/sweeps/013_harte_beauty_llmseqprompt_loo/loo_sasrec_s$seed/results.json $compare/sasrec/seed_$seed/
-done
-python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 --out $report
-python experiments/014_e4srec_beauty/strip.py $choice experiments/013_harte_beauty/runs_llmseqprompt_loo
-python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_llmseqprompt_loo \
-  experiments/013_harte_beauty/runs_llmseqprompt_loo/sweep
+  outputs/sweeps/013_llmseqsim_loo_ranks
+python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_llmseqsim_loo_ranks \
+  experiments/013_harte_beauty/runs_llmseqprompt_loo/llmseqsim --all-ranks
+python -m llmrec.report experiments/013_harte_beauty/runs_llmseqprompt_loo --baseline sasrec \
+  --significance-metrics ndcg_10 hr_10 --out experiments/013_harte_beauty/report_llmseqprompt_loo
