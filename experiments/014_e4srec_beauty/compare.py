@@ -7,11 +7,12 @@ in the columns of a report's report_significance.csv (the ledger's claims read t
     python experiments/014_e4srec_beauty/compare.py <run folder root> [significance.csv] [--part gpu]
 
 Part 1 (cpu, the default) expects under the root, per seed s: e4srec_minilm_table_start_s<s>,
-sasrec_last_targets_s<s> and stage1_sasrec_loo_s<s>, each with evaluations/{loo5000 (stage 1 only),
-sampled5000}/results.json: the stage-1 runs ranked every user during training, so their loo figure on the
-5,000 users is a re-evaluation. Part 2 (gpu) expects e4srec_minilm_s<s>, sasrec_last_targets_s<s> and
-stage1_sasrec_loo_s<s>, each ranked over every user under loo (its own results.json) and re-evaluated under
-the sampled protocol (evaluations/sampled/results.json).
+sasrec_last_targets_s<s> (E4SRec's budget of 6,000 examples), sasrec_last_targets_converged_s<s> and
+stage1_sasrec_loo_s<s>, each with evaluations/{loo5000 (stage 1 only), sampled5000}/results.json: the stage-1
+runs ranked every user during training, so their loo figure on the 5,000 users is a re-evaluation. Part 2
+(gpu) expects e4srec_minilm_s<s>, sasrec_last_targets_s<s> (converged there) and stage1_sasrec_loo_s<s>,
+each ranked over every user under loo (its own results.json) and re-evaluated under the sampled protocol
+(evaluations/sampled/results.json).
 """
 
 from __future__ import annotations
@@ -31,12 +32,21 @@ E4SREC = {"cpu": "E4SRec (MiniLM, table start)", "gpu": "E4SRec (MiniLM, officia
 MODELS = {  # part: {label: (run folder prefix, loo results inside it, sampled results inside it)}
     "cpu": {
         E4SREC["cpu"]: ("e4srec_minilm_table_start", ".", "evaluations/sampled5000"),
-        "SASRec on E4SRec's samples": ("sasrec_last_targets", ".", "evaluations/sampled5000"),
+        "SASRec on E4SRec's samples (6,000 examples)": (
+            "sasrec_last_targets",
+            ".",
+            "evaluations/sampled5000",
+        ),
+        "SASRec on E4SRec's samples (converged)": (
+            "sasrec_last_targets_converged",
+            ".",
+            "evaluations/sampled5000",
+        ),
         "stage-1 SASRec (its table)": ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
     },
     "gpu": {
         E4SREC["gpu"]: ("e4srec_minilm", ".", "evaluations/sampled"),
-        "SASRec on E4SRec's samples": ("sasrec_last_targets", ".", "evaluations/sampled"),
+        "SASRec on E4SRec's samples (converged)": ("sasrec_last_targets", ".", "evaluations/sampled"),
         "stage-1 SASRec (its table)": ("stage1_sasrec_loo", ".", "evaluations/sampled"),
     },
 }
@@ -49,7 +59,8 @@ ALPHA = 0.05
 
 
 def comparisons(part: str) -> list[tuple[str, str]]:
-    return [(E4SREC[part], "stage-1 SASRec (its table)"), (E4SREC[part], "SASRec on E4SRec's samples")]
+    """E4SRec against every SASRec of the part."""
+    return [(E4SREC[part], label) for label in MODELS[part] if label != E4SREC[part]]
 
 
 def runs(root: Path, part: str, label: str, protocol: int) -> list[dict[str, Any]]:
