@@ -32,6 +32,7 @@ E4SREC = {"cpu": "E4SRec (MiniLM, table start)", "gpu": "E4SRec (MiniLM, officia
 MODELS = {  # part: {label: (run folder prefix, loo results inside it, sampled results inside it)}
     "cpu": {
         E4SREC["cpu"]: ("e4srec_minilm_table_start", ".", "evaluations/sampled5000"),
+        "stage-1 SASRec (its table)": ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
         "SASRec on E4SRec's samples (6,000 examples)": (
             "sasrec_last_targets",
             ".",
@@ -42,7 +43,6 @@ MODELS = {  # part: {label: (run folder prefix, loo results inside it, sampled r
             ".",
             "evaluations/sampled5000",
         ),
-        "stage-1 SASRec (its table)": ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
     },
     "gpu": {
         E4SREC["gpu"]: ("e4srec_minilm", ".", "evaluations/sampled"),

@@ -14,16 +14,16 @@ done
 # 2. E4SRec (official recipe, MiniLM, item projection started from the ID table; jobs.sh) and SASRec on
 #    E4SRec's sample schema (the last 50 targets of each user, whole history); run_jobs.sh skips finished runs.
 OUT=$OUT SEEDS="0 1 2" bash experiments/014_e4srec_beauty/jobs.sh | head -3 | bash experiments/013_harte_beauty/run_jobs.sh 2
-#    SASRec on E4SRec's samples gets E4SRec's budget of 6,000 examples (equal compute in examples); to
-#    convergence on that schema it costs ~3 minutes an epoch a core (128,031 prefixes), not affordable here:
-#    the converged SASRec is stage 1.
+#    SASRec on E4SRec's samples, twice: at E4SRec's budget of 6,000 examples (equal compute in examples), and
+#    to convergence (patience 3, cap 40; session 45: 1.4-3 minutes an epoch a core over 128,031 prefixes).
 for seed in 0 1 2; do
   echo "$OUT/sasrec_last_targets_s$seed model=sasrec dataset=beauty seed=$seed samples=last_targets samples.n=50 dataset.max_len=550 protocol=loo protocol.eval_users=5000 budget/kind=examples budget.max_examples=6000"
+  echo "$OUT/sasrec_last_targets_converged_s$seed model=sasrec dataset=beauty seed=$seed samples=last_targets samples.n=50 dataset.max_len=550 protocol=loo protocol.eval_users=5000 trainer.max_epochs=40 callbacks.early_stopping.patience=3 trainer.enable_progress_bar=false"
 done | bash experiments/013_harte_beauty/run_jobs.sh 2
 # 3. The same checkpoints on the same 5,000 users under the sampled protocol (the paper's finetune.py), and
 #    the stage-1 runs (which ranked every user) on those 5,000 users under loo.
 for seed in 0 1 2; do
-  for run in e4srec_minilm_table_start sasrec_last_targets stage1_sasrec_loo; do
+  for run in e4srec_minilm_table_start sasrec_last_targets sasrec_last_targets_converged stage1_sasrec_loo; do
     python -m llmrec.evaluate run_dir=$OUT/${run}_s$seed name=sampled5000 protocol=sampled protocol.eval_users=5000 \
       allow_code_change=true
   done

@@ -26,15 +26,15 @@ python -m llmrec.report outputs/reports016/ml100k                # -> report_ml1
 python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full016 \
   experiments/016_id_and_generative_beauty/runs
 # The ledger, from every study's committed runs (014's stage-1 SASRec left out: the same setting and seeds as
-# 013's converged SASRec, which the ledger counts once; 014's SASRec on E4SRec's samples left out: a control
-# stopped at E4SRec's stage-2 budget of 6,000 examples, untrained by design, not llmrec's figure for SASRec;
+# 013's converged SASRec, which the ledger counts once; 014's SASRec on E4SRec's samples at 6,000 examples left
+# out: a control stopped at E4SRec's stage-2 budget, untrained by design, not llmrec's figure for SASRec;
 # 017's part 2 left out: its re-runs are part 1's setting and seeds, identical results; 013 step 7's LLMSeqPrompt
 # left out until it has 3 seeds, its LLMSeqSim copies too: part 1's runs re-evaluated).
 python -m llmrec.report.ledger --runs experiments/011_protocol_sensitivity/runs/ml100k \
   experiments/011_protocol_sensitivity/runs/beauty_006_recompare experiments/013_harte_beauty/runs \
   experiments/013_harte_beauty/runs_converged experiments/013_harte_beauty/runs_bert4rec_converged experiments/013_harte_beauty/runs_llmseqprompt/beam \
   experiments/013_harte_beauty/runs_llmseqprompt_loo/sweep/loo_sasrec_s* \
-  $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v 'stage1_sasrec\|sasrec_last_targets') \
+  $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v 'stage1_sasrec\|sasrec_last_targets_s') \
   experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs experiments/017_equal_tuning/runs/trial_cap8 \
   experiments/017_equal_tuning/runs/user_holdout experiments/017_equal_tuning/runs/bert4rec \
   experiments/017_equal_tuning/runs/bert4rec_user_holdout experiments/017_equal_tuning/runs/bert4rec_user_holdout_trial6 \
