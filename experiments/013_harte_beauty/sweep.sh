@@ -126,5 +126,13 @@ llmseqsim_ranks experiments/013_harte_beauty/runs/loo llmseqsim_loo outputs/swee
   outputs/sweeps/013_llmseqsim_loo_ranks
 python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_llmseqsim_loo_ranks \
   experiments/013_harte_beauty/runs_llmseqprompt_loo/llmseqsim --all-ranks
+#    LLMSeqSim against the converged SASRec (session 45), from the committed copies.
+compare=outputs/reports45/llmseqsim_vs_converged_loo
+rm -rf $compare && mkdir -p $compare/sasrec
+cp -r experiments/013_harte_beauty/runs_llmseqprompt_loo/llmseqsim $compare/
+cp -r $runs7/loo_sasrec_s* $compare/sasrec/
+python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_10 hr_10 \
+  --out experiments/013_harte_beauty/report_llmseqsim_vs_converged_loo
+#    Once LLMSeqPrompt has its 3 seeds with ranks: every model of step 7 in one report.
 python -m llmrec.report experiments/013_harte_beauty/runs_llmseqprompt_loo --baseline sasrec \
   --significance-metrics ndcg_10 hr_10 --out experiments/013_harte_beauty/report_llmseqprompt_loo

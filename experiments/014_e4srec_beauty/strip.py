@@ -1,7 +1,7 @@
 """Copies every results.json below a sweep folder (runs and their re-evaluations) to OUT, at the same relative
 path, without the checkpoint path and without per-user ranks over every user (kept for the 5,000 evaluated
 users, so compare.py runs from the committed copies). With --all-ranks every user's test ranks are kept (other
-splits' dropped; compact JSON, about 0.3 MB a run over Beauty's 22,363 users), so llmrec.report's seed-level
+splits' dropped; compact JSON, about 0.23 MB a run over Beauty's 22,363 users), so llmrec.report's seed-level
 tests run from the committed copies of a study tested on every user.
 
     python experiments/014_e4srec_beauty/strip.py <sweep dir> <out dir> [--all-ranks]

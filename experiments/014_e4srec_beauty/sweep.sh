@@ -15,7 +15,7 @@ done
 #    E4SRec's sample schema (the last 50 targets of each user, whole history); run_jobs.sh skips finished runs.
 OUT=$OUT SEEDS="0 1 2" bash experiments/014_e4srec_beauty/jobs.sh | head -3 | bash experiments/013_harte_beauty/run_jobs.sh 2
 #    SASRec on E4SRec's samples, twice: at E4SRec's budget of 6,000 examples (equal compute in examples), and
-#    to convergence (patience 3, cap 40; session 45: 1.4-3 minutes an epoch a core over 128,031 prefixes).
+#    to convergence (patience 3, cap 40; session 45: about 1.4 minutes an epoch a core over 128,031 prefixes).
 for seed in 0 1 2; do
   echo "$OUT/sasrec_last_targets_s$seed model=sasrec dataset=beauty seed=$seed samples=last_targets samples.n=50 dataset.max_len=550 protocol=loo protocol.eval_users=5000 budget/kind=examples budget.max_examples=6000"
   echo "$OUT/sasrec_last_targets_converged_s$seed model=sasrec dataset=beauty seed=$seed samples=last_targets samples.n=50 dataset.max_len=550 protocol=loo protocol.eval_users=5000 trainer.max_epochs=40 callbacks.early_stopping.patience=3 trainer.enable_progress_bar=false"
