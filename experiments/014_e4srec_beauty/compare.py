@@ -4,7 +4,7 @@ tests (llmrec.report.stats.compare_seeds: seeds as the unit, users nested) on th
 over every comparison and metric of the table. Prints Markdown; with a second argument, also writes the rows
 in the columns of a report's report_significance.csv (the ledger's claims read them).
 
-    python experiments/014_e4srec_beauty/compare.py <run folder root> [significance.csv] [--part gpu]
+    python experiments/014_e4srec_beauty/compare.py <run folder root> [significance.csv] [--part gpu|probe]
 
 Part 1 (cpu, the default) expects under the root, per seed s: e4srec_minilm_table_start_s<s>,
 sasrec_last_targets_s<s> (E4SRec's budget of 6,000 examples), sasrec_last_targets_converged_s<s> and
@@ -12,7 +12,8 @@ stage1_sasrec_loo_s<s>, each with evaluations/{loo5000 (stage 1 only), sampled50
 runs ranked every user during training, so their loo figure on the 5,000 users is a re-evaluation. Part 2
 (gpu) expects e4srec_minilm_s<s>, sasrec_last_targets_s<s> (converged there) and stage1_sasrec_loo_s<s>,
 each ranked over every user under loo (its own results.json) and re-evaluated under the sampled protocol
-(evaluations/sampled/results.json).
+(evaluations/sampled/results.json). The probe (root experiments/014_e4srec_beauty) sets SASRec's sample schema
+and context apart: each variant against stage 1 under loo on the 5,000 users.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from llmrec.report.stats import compare_seeds
 
 SEEDS = (0, 1, 2)
 E4SREC = {"cpu": "E4SRec (MiniLM, table start)", "gpu": "E4SRec (MiniLM, official recipe)"}
+STAGE1 = "stage-1 SASRec (its table)"
 MODELS = {  # part: {label: (run folder prefix, loo results inside it, sampled results inside it)}
     "cpu": {
         E4SREC["cpu"]: ("e4srec_minilm_table_start", ".", "evaluations/sampled5000"),
-        "stage-1 SASRec (its table)": ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
+        STAGE1: ("stage1_sasrec_loo", "evaluations/loo5000", "evaluations/sampled5000"),
         "SASRec on E4SRec's samples (6,000 examples)": (
             "sasrec_last_targets",
             ".",
@@ -44,22 +46,31 @@ MODELS = {  # part: {label: (run folder prefix, loo results inside it, sampled r
             "evaluations/sampled5000",
         ),
     },
+    "probe": {  # root: experiments/014_e4srec_beauty (the probe's runs are in runs_probe/, the rest in runs/)
+        STAGE1: ("runs/stage1_sasrec_loo", "evaluations/loo5000"),
+        "SASRec, tiled, max_len 550": ("runs_probe/sasrec_tiled_len550", "."),
+        "SASRec, last 50 targets, max_len 50": ("runs_probe/sasrec_last_targets_len50", "."),
+        "SASRec, last 50 targets, max_len 550": ("runs/sasrec_last_targets_converged", "."),
+    },
     "gpu": {
         E4SREC["gpu"]: ("e4srec_minilm", ".", "evaluations/sampled"),
         "SASRec on E4SRec's samples (converged)": ("sasrec_last_targets", ".", "evaluations/sampled"),
-        "stage-1 SASRec (its table)": ("stage1_sasrec_loo", ".", "evaluations/sampled"),
+        STAGE1: ("stage1_sasrec_loo", ".", "evaluations/sampled"),
     },
 }
 METRICS = ("ndcg_10", "hr_10")
 PROTOCOLS = {
     "cpu": ("loo (5,000 users)", "sampled 1 + 99 (5,000 users)"),
     "gpu": ("loo (every user)", "sampled 1 + 99 (every user)"),
+    "probe": ("loo (5,000 users)",),
 }
 ALPHA = 0.05
 
 
 def comparisons(part: str) -> list[tuple[str, str]]:
-    """E4SRec against every SASRec of the part."""
+    """E4SRec against every SASRec of the part; in the probe, every SASRec variant against stage 1."""
+    if part == "probe":
+        return [(label, STAGE1) for label in MODELS[part] if label != STAGE1]
     return [(E4SREC[part], label) for label in MODELS[part] if label != E4SREC[part]]
 
 

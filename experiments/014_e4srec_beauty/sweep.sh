@@ -33,12 +33,17 @@ done
 # 4. The seed-level tests (Holm over the table) and the runs' stripped copies committed in runs/.
 python experiments/014_e4srec_beauty/compare.py $OUT experiments/014_e4srec_beauty/report_significance.csv
 python experiments/014_e4srec_beauty/strip.py $OUT experiments/014_e4srec_beauty/runs
-# 5. The probe (session 45, seed 0 only): why SASRec on E4SRec's samples beats stage 1. The same schema with
-#    stage 1's context (max_len 50), and stage 1's tiled schema with the whole history (max_len 550).
-common="model=sasrec dataset=beauty seed=0 protocol=loo protocol.eval_users=5000 trainer.max_epochs=40 callbacks.early_stopping.patience=3"
-{ echo "${OUT}_probe/sasrec_last_targets_len50_s0 $common samples=last_targets samples.n=50 dataset.max_len=50"
-  echo "${OUT}_probe/sasrec_tiled_len550_s0 $common dataset.max_len=550"; } | bash experiments/013_harte_beauty/run_jobs.sh 2
+# 5. The probe (session 45, seeds 0-2): why SASRec on E4SRec's samples beats stage 1. The same schema with
+#    stage 1's context (max_len 50), and stage 1's tiled schema with the whole history (max_len 550); then
+#    each variant against stage 1 (two-level test, Holm).
+for seed in 0 1 2; do
+  common="model=sasrec dataset=beauty seed=$seed protocol=loo protocol.eval_users=5000 trainer.max_epochs=40 callbacks.early_stopping.patience=3"
+  echo "${OUT}_probe/sasrec_last_targets_len50_s$seed $common samples=last_targets samples.n=50 dataset.max_len=50"
+  echo "${OUT}_probe/sasrec_tiled_len550_s$seed $common dataset.max_len=550"
+done | bash experiments/013_harte_beauty/run_jobs.sh 2
 python experiments/014_e4srec_beauty/strip.py ${OUT}_probe experiments/014_e4srec_beauty/runs_probe
+python experiments/014_e4srec_beauty/compare.py experiments/014_e4srec_beauty \
+  experiments/014_e4srec_beauty/report_significance_probe.csv --part probe
 # Part 2, the full version on a GPU (one lent H200, one 10-minute call): the official recipe as its authors run
 # it (random start of the item projection, the 3 epochs over every user's last 50 targets, 24,006 steps of 16
 # examples), seeds 0-2, each on its own stage-1 SASRec; SASRec on the same samples to convergence; every user
