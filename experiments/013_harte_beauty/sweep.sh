@@ -136,3 +136,16 @@ python -m llmrec.report $compare --baseline sasrec --significance-metrics ndcg_1
 #    Once LLMSeqPrompt has its 3 seeds with ranks: every model of step 7 in one report.
 python -m llmrec.report experiments/013_harte_beauty/runs_llmseqprompt_loo --baseline sasrec \
   --significance-metrics ndcg_10 hr_10 --out experiments/013_harte_beauty/report_llmseqprompt_loo
+# 8. Part 8 (session 46): the first claim on SASRec's per-target sample schema (samples=last_targets, n 50:
+#    one example per target with its history, loss on that target), which beat the tiled windows by 8% on
+#    014's 5,000 users. Part 2's pair, budget, seeds and defaults otherwise (loo, patience 3, cap 40), then the
+#    report against SASRec, the committed copies with every user's ranks, and each model's change of schema
+#    against part 2 (seed means, Welch; part 2 kept no per-user ranks).
+OUT=outputs/sweeps/013_harte_beauty_last_targets PROTOCOLS=loo EXTRA="samples=last_targets samples.n=50" \
+  bash experiments/013_harte_beauty/jobs_converged.sh | bash experiments/013_harte_beauty/run_jobs.sh 2
+python experiments/014_e4srec_beauty/strip.py outputs/sweeps/013_harte_beauty_last_targets \
+  experiments/013_harte_beauty/runs_last_targets/loo --all-ranks
+python -m llmrec.report experiments/013_harte_beauty/runs_last_targets --baseline sasrec \
+  --significance-metrics ndcg_10 hr_10 --out experiments/013_harte_beauty/report_last_targets
+python experiments/013_harte_beauty/schema_gain.py experiments/013_harte_beauty/runs_converged/loo \
+  experiments/013_harte_beauty/runs_last_targets/loo > experiments/013_harte_beauty/report_last_targets/schema_gain.md
