@@ -32,7 +32,7 @@ python experiments/013_harte_beauty/collect.py "$OUT" /nonexistent outputs/full0
 # left out until it has 3 seeds, its LLMSeqSim copies too: part 1's runs re-evaluated).
 python -m llmrec.report.ledger --runs experiments/011_protocol_sensitivity/runs/ml100k \
   experiments/011_protocol_sensitivity/runs/beauty_006_recompare experiments/013_harte_beauty/runs \
-  experiments/013_harte_beauty/runs_converged experiments/013_harte_beauty/runs_bert4rec_converged experiments/013_harte_beauty/runs_llmseqprompt/beam \
+  experiments/013_harte_beauty/runs_converged experiments/013_harte_beauty/runs_last_targets experiments/013_harte_beauty/runs_bert4rec_converged experiments/013_harte_beauty/runs_llmseqprompt/beam \
   experiments/013_harte_beauty/runs_llmseqprompt_loo/sweep/loo_sasrec_s* \
   $(ls -d experiments/014_e4srec_beauty/runs/* | grep -v 'stage1_sasrec\|sasrec_last_targets_s') \
   experiments/015_lite_llm4rec/runs experiments/016_id_and_generative_beauty/runs experiments/017_equal_tuning/runs/trial_cap8 \
