@@ -6,69 +6,75 @@ it leaves out which users were drawn, which the two-level test adds), Holm over 
 
     python experiments/013_harte_beauty/schema_gain.py <tiled runs> <per-target runs>
 
-Both folders hold loo_<model>_s<seed>/results.json (runs_converged/loo and runs_last_targets/loo).
+Both folders hold loo_<model>_s<seed>/results.json (runs_converged/loo and runs_last_targets/loo), read once
+each with llmrec.report.runs.collect; a run on other data, protocol, users or schema is refused.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from llmrec.report.corrections import adjust
+from llmrec.report.runs import collect, fingerprint_of, protocol_of, samples_of
 
 MODELS = {"sasrec": "SASRec", "llm2sasrec": "LLM2SASRec[minilm]"}
+SCHEMAS = {"tiled": "tiled", "per-target": "last_targets"}  # label: samples.name the folder's runs must have
 METRICS = ("ndcg_10", "hr_10")
 ALPHA = 0.05
 SETTING = ("beauty-c392bc6c7af8e6f3", "loo", 22363)  # every run: the same data, protocol and test users
+# (model, schema) against (model, schema): each model per-target against itself tiled, then the text start
+# alone against the schema alone.
+PAIRS = [((model, "per-target"), (model, "tiled")) for model in MODELS]
+PAIRS.append((("llm2sasrec", "tiled"), ("sasrec", "per-target")))
 
 
-def seed_means(root: Path, model: str, metric: str) -> np.ndarray:
-    paths = sorted(root.glob(f"loo_{model}_s*/results.json"))
-    if len(paths) < 2:
-        raise SystemExit(f"{root}: fewer than 2 seeds of loo_{model}_s*/results.json; run the part first")
-    results = [json.loads(path.read_text()) for path in paths]
-    for path, result in zip(paths, results, strict=True):
-        setting = (result["data"]["fingerprint"], result["protocol"]["name"], result["data"]["test_users"])
-        if setting != SETTING:
-            raise SystemExit(f"{path}: data, protocol, test users {setting}; this table compares {SETTING}")
-    return np.array([result["metrics"]["test"][metric] for result in results])
-
-
-Arm = tuple[str, Path, str]  # (label, runs folder, model)
-
-
-def comparisons(tiled: Path, per_target: Path) -> list[tuple[Arm, Arm]]:
-    """Each model per-target against itself tiled, then the text start alone against the schema alone."""
-
-    def arm(model: str, schema: str) -> Arm:
-        return f"{MODELS[model]}, {schema}", per_target if schema == "per-target" else tiled, model
-
-    pairs = [(arm(model, "per-target"), arm(model, "tiled")) for model in MODELS]
-    return [*pairs, (arm("llm2sasrec", "tiled"), arm("sasrec", "per-target"))]
+def runs_by_model(root: Path, schema: str) -> dict[str, list[dict[str, Any]]]:
+    """The folder's finished runs per model, each checked to be on this table's data, protocol, test users
+    and the folder's sample schema."""
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for run in collect(root)[0]:
+        setting = (fingerprint_of(run), protocol_of(run)["name"], run["data"]["test_users"])
+        if setting != SETTING or samples_of(run)["name"] != SCHEMAS[schema]:
+            raise SystemExit(
+                f"{run['path']}: data, protocol, test users {setting}, samples {samples_of(run)['name']}; "
+                f"this table compares {SETTING} on {SCHEMAS[schema]}"
+            )
+        by_model.setdefault(run["model"], []).append(run)
+    return by_model
 
 
 def main(tiled: Path, per_target: Path) -> None:
+    runs = {"tiled": runs_by_model(tiled, "tiled"), "per-target": runs_by_model(per_target, "per-target")}
     rows = []
-    for (label, root_a, model_a), (base_label, root_b, model_b) in comparisons(tiled, per_target):
+    for arm, base in PAIRS:
         for metric in METRICS:
-            a, b = seed_means(root_a, model_a, metric), seed_means(root_b, model_b, metric)
+            a, b = (
+                np.array([r["metrics"]["test"][metric] for r in runs[schema][model]])
+                for model, schema in (arm, base)
+            )
+            if min(len(a), len(b)) < 2:
+                raise SystemExit(f"{arm} or {base}: fewer than 2 seeds; run the part first")
             diff = float(a.mean() - b.mean())
             p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-            rows.append((label, base_label, metric, a, b, diff, p))
+            rows.append((arm, base, metric, a, b, diff, p))
     p_holm = adjust([row[-1] for row in rows], "holm")
     columns = ("model", "against", "metric", "model mean ± std", "baseline mean ± std", "diff", "Welch p")
     print("| " + " | ".join((*columns, "p (Holm)", "verdict")) + " |")
     print("|---" * (len(columns) + 2) + "|")
-    for (label, base_label, metric, a, b, diff, p), adjusted in zip(rows, p_holm, strict=True):
+    for (arm, base, metric, a, b, diff, p), adjusted in zip(rows, p_holm, strict=True):
         verdict = "not significant" if not adjusted < ALPHA else ("better" if diff > 0 else "worse")
+        model, against = (
+            f"{MODELS[name]}, {schema} ({n} seeds)" for (name, schema), n in ((arm, len(a)), (base, len(b)))
+        )
         print(
-            f"| {label} ({len(a)} seeds) | {base_label} ({len(b)} seeds) | {metric} "
-            f"| {a.mean():.4f} ± {a.std(ddof=1):.4f} | {b.mean():.4f} ± {b.std(ddof=1):.4f} "
-            f"| {diff / b.mean():+.1%} | {p:.2g} | {adjusted:.2g} | {verdict} |"
+            f"| {model} | {against} | {metric} | {a.mean():.4f} ± {a.std(ddof=1):.4f} "
+            f"| {b.mean():.4f} ± {b.std(ddof=1):.4f} | {diff / b.mean():+.1%} | {p:.2g} | {adjusted:.2g} "
+            f"| {verdict} |"
         )
 
 
